@@ -1,0 +1,54 @@
+"""Rebuild ``notebooks/NN_*.ipynb`` from their py:percent pairs and store fresh outputs.
+
+The ``.py`` file under ``notebooks/py/`` is the source humans review; the
+``.ipynb`` beside the lessons is generated from it, executed top to bottom in a
+fresh kernel (working directory ``notebooks/``), and committed with its outputs:
+that is the reference nbval compares against.
+
+    python tools/build_notebooks.py                 # every lesson
+    python tools/build_notebooks.py 01 02           # lessons whose name starts so
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def build(source: Path) -> float:
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = KERNEL
+    notebook.metadata.pop("jupytext", None)
+    began = time.perf_counter()
+    NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    ).execute()
+    elapsed = time.perf_counter() - began
+    for cell in notebook.cells:  # execution times would change on every run
+        cell.get("metadata", {}).pop("execution", None)
+    target = NOTEBOOKS / f"{source.stem}.ipynb"
+    nbformat.write(notebook, target)
+    return elapsed
+
+
+def main(prefixes: list[str]) -> int:
+    sources = sorted((NOTEBOOKS / "py").glob("[0-9][0-9]_*.py"))
+    if prefixes:
+        sources = [s for s in sources if any(s.name.startswith(p) for p in prefixes)]
+    for source in sources:
+        print(f"{source.stem:<32} ", end="", flush=True)
+        print(f"{build(source):6.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

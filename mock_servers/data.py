@@ -214,7 +214,9 @@ def _break_orders(orders: list[Record]) -> None:
     by_id[1024]["total"] = "1.234,50"
 
 
-def _orders(rng: random.Random, n: int, customers: list[Record], products: list[Record]) -> list[Record]:
+def _orders(
+    rng: random.Random, n: int, customers: list[Record], products: list[Record]
+) -> list[Record]:
     year = 366 * 24 * 3600  # 2024 is a leap year
     moments = sorted(rng.randrange(year) for _ in range(n))
     out = [

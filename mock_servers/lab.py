@@ -22,14 +22,21 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors_lib.clock import Clock, VirtualClock
 
 from .app import build_app
 from .data import ShopData, build_dataset
+from .graphql_api import GraphQLServer
+from .oauth import OAuthServer, lab_clients
+from .proxy import FaultProxy
 from .runner import ServerThread
 from .state import LabSettings, LabState
+from .tls import make_tls_files
+
+if TYPE_CHECKING:
+    from .sftp import SFTPInfo, SFTPLabServer
 
 __all__ = ["Lab", "running_labs", "start", "stop_all"]
 
@@ -95,17 +102,59 @@ class Lab:
     def _start(self) -> None:
         began = time.perf_counter()
         key = self._key
-        app = build_app(self.state)
-        self._http = ServerThread(app, host=key.host, port=key.port)
+        tls = make_tls_files(self.workdir / "tls") if key.tls else None
+        #: The lab's throwaway CA (``start(tls=True)``): clients verify with it.
+        self.ca_path: Path | None = tls.ca_path if tls else None
+        self._http = ServerThread(
+            build_app(self.state), host=key.host, port=key.port,
+            ssl_certfile=tls.cert_path if tls else None,
+            ssl_keyfile=tls.key_path if tls else None,
+        )
         self._http.start()
         self._servers.append(self._http)
-        scheme = "http"
+        scheme = "https" if tls else "http"
         shown_host = "127.0.0.1" if key.host in ("0.0.0.0", "") else key.host  # noqa: S104
         #: Root URL of the HTTP lab (REST under ``/api/v1``, ``/entries``, ``/docs``).
         self.base_url = f"{scheme}://{shown_host}:{self._http.port}"
         self.graphql_url = f"{self.base_url}/graphql"
         self.token_url = f"{self.base_url}/oauth/token"
         self.admin_url = f"{self.base_url}/__admin"
+        self.authorize_url = f"{self.base_url}/oauth/authorize"
+        #: The OAuth2 server (expire or revoke tokens on demand) and the GraphQL one.
+        self.oauth: OAuthServer = self.state.extras["oauth"]
+        self.graphql: GraphQLServer = self.state.extras["graphql"]
+        etl, reports, public = lab_clients(key.seed)
+        #: Confidential client with every scope (client credentials grant).
+        self.client_id, self.client_secret = etl.client_id, etl.client_secret or ""
+        #: A second client limited to ``products:read``, for the lesson on scopes.
+        self.limited_client_id = reports.client_id
+        self.limited_client_secret = reports.client_secret or ""
+        #: Public client (no secret) for authorization code + PKCE with refresh tokens.
+        self.public_client_id = public.client_id
+        self.proxy: FaultProxy | None = None
+        #: The same HTTP lab behind the TCP fault proxy (resets, garbage, hangs...).
+        self.proxy_url: str | None = None
+        if key.proxy:
+            self.proxy = FaultProxy(
+                "127.0.0.1", self._http.port, host=key.host, clock=self.clock,
+                server_ssl=tls.server_ssl_context() if tls else None,
+                upstream_ssl=tls.client_ssl_context() if tls else None,
+            ).start()
+            self._servers.append(self.proxy)
+            self.proxy_url = self.proxy.url.replace("0.0.0.0", "127.0.0.1")  # noqa: S104
+            self.faults.socket = self.proxy.faults
+        self._sftp_server: SFTPLabServer | None = None
+        #: Connection details of the SFTP server (``None`` with ``sftp=False``).
+        self.sftp: SFTPInfo | None = None
+        if key.sftp:
+            from .sftp import SFTPLabServer  # paramiko is heavy: only when asked for
+
+            self._sftp_server = SFTPLabServer(
+                self.workdir / "sftp", clock=self.clock, seed=key.seed, host=key.host,
+            )
+            self.sftp = self._sftp_server.start()
+            self._servers.append(self._sftp_server)
+            self.faults.sftp = self._sftp_server.faults
         self.started_in = time.perf_counter() - began
 
     def stop(self) -> None:
@@ -137,23 +186,47 @@ class Lab:
             "API_KEY": self.api_key,
             "GQL_URL": self.graphql_url,
             "OAUTH_TOKEN_URL": self.token_url,
+            "OAUTH_CLIENT_ID": self.client_id,
+            "OAUTH_CLIENT_SECRET": self.client_secret,
+            "OAUTH_SCOPE": "orders:read",
         }
 
     def describe(self, *, show_secrets: bool = False) -> str:
         """Connection details in Spanish, ports included (for the CLI, not for notebooks)."""
-        hidden = "(oculto: usa show_secrets=True)"
+
+        def secret(value: str) -> str:
+            return value if show_secrets else "(oculto: usa show_secrets=True)"
+
         lines = [
             "Laboratorio de conectores",
-            f"  REST      {self.base_url}/api/v1   (documentación: {self.base_url}/docs)",
-            f"  Catálogo  {self.base_url}/entries",
-            f"  GraphQL   {self.graphql_url}",
-            f"  OAuth2    {self.token_url}",
-            f"  Admin     {self.admin_url}   token: "
-            + (self.admin_token if show_secrets else hidden),
-            "  Claves de API (cabecera X-API-Key):",
+            f"  REST       {self.base_url}/api/v1   (documentación: {self.base_url}/docs)",
+            f"  Catálogo   {self.base_url}/entries",
+            f"  GraphQL    {self.graphql_url}",
+            f"  OAuth2     {self.token_url}",
+            f"             client_id={self.client_id} client_secret={secret(self.client_secret)}",
+            f"             con menos scopes: client_id={self.limited_client_id} "
+            f"client_secret={secret(self.limited_client_secret)}",
+        ]
+        if self.proxy_url:
+            lines.append(f"  Proxy TCP  {self.proxy_url}   (fallos de red: cabecera "
+                         "X-Mock-Socket-Fault o lab.faults.socket)")
+        if self.ca_path:
+            lines.append(f"  CA TLS     {self.ca_path}")
+        if self.sftp:
+            s = self.sftp
+            lines += [
+                f"  SFTP       sftp -P {s.port} {s.username}@{s.host}   "
+                f"contraseña: {secret(s.password)}",
+                f"             con clave: {s.key_username}, clave privada {s.private_key_path}",
+                f"             known_hosts: {s.known_hosts_path}",
+                f"             huella del host: {s.host_key_fingerprint}",
+            ]
+        lines += [
+            f"  Admin      {self.admin_url}   cabecera X-Admin-Token: {secret(self.admin_token)}",
+            "  Claves de API (cabecera X-API-Key), una por alumno:",
         ]
         for name, api_key in self.learner_keys.items():
-            lines.append(f"    {name:<12} {api_key if show_secrets else hidden}")
+            lines.append(f"    {name:<12} {secret(api_key)}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -60,6 +60,10 @@ class ServerThread:
             # h11 is pure Python and always present; httptools would be faster
             # but is an optional compiled extra we do not want to require.
             http="h11",
+            # The lab's responses carry no real-time headers: the app adds a Date
+            # from the lab clock, so replies are the same every run.
+            date_header=False,
+            server_header=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="lab-http", daemon=True)

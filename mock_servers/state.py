@@ -7,6 +7,7 @@ to the learner (``lab.clock``, ``lab.faults``, ``lab.journal``, ``lab.data``).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,9 @@ from typing import Any
 from connectors_lib.clock import Clock
 
 from .data import ShopData
+from .faults import FaultController
+from .journal import Journal
+from .limits import RateLimiter
 
 __all__ = ["BearerCheck", "LabSettings", "LabState"]
 
@@ -54,3 +58,27 @@ class LabState:
     bearer_check: BearerCheck | None = None
     #: Extra objects other servers hang on the state (fault controller, journal...).
     extras: dict[str, Any] = field(default_factory=dict)
+    #: Secret for the ``/__admin/`` API (header ``X-Admin-Token``); learners' keys
+    #: cannot reset the lab. Random unless given.
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    #: Injected faults (header, counted scenarios, seeded random); seeded from settings.
+    faults: FaultController = field(default_factory=FaultController)
+    #: Every request the HTTP app answered.
+    journal: Journal = field(default_factory=Journal)
+    #: Per-key request windows, on ``clock``, sized by ``settings``.
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.faults.seed is None:
+            self.faults.seed = self.settings.seed
+        self.limiter = RateLimiter(self.clock, self.settings.rate_limit, self.settings.rate_window)
+
+    def reset(self) -> None:
+        """Back to the seeded state: no faults, empty journal, fresh rate windows, seeded data.
+
+        The clock is left alone: it belongs to the learner's client too.
+        """
+        self.faults.reset()
+        self.journal.clear()
+        self.limiter.reset()
+        self.data.reset()

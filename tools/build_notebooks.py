@@ -29,9 +29,8 @@ def build(source: Path) -> float:
     notebook.metadata["kernelspec"] = KERNEL
     notebook.metadata.pop("jupytext", None)
     began = time.perf_counter()
-    NotebookClient(
-        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
-    ).execute()
+    resources = {"metadata": {"path": str(NOTEBOOKS)}}
+    NotebookClient(notebook, timeout=120, kernel_name="python3", resources=resources).execute()
     elapsed = time.perf_counter() - began
     for cell in notebook.cells:  # execution times would change on every run
         cell.get("metadata", {}).pop("execution", None)

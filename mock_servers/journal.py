@@ -46,6 +46,9 @@ class JournalEntry(NamedTuple):
     clock_time: float
     #: Real time the app spent on it, in milliseconds (varies run to run).
     latency_ms: float
+    #: Lab-clock seconds from arrival to answer (injected delays included): the
+    #: latency lessons print, the same every run on a virtual clock.
+    clock_latency: float = 0.0
 
 
 class Journal:

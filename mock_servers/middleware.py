@@ -22,11 +22,12 @@ import math
 import re
 import time
 from dataclasses import dataclass
+from email.utils import formatdate
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors_lib.clock import VirtualClock
+from connectors_lib.clock import Clock, VirtualClock
 
 from .faults import FaultSpec, FaultSpecError
 from .journal import JournalEntry
@@ -106,6 +107,7 @@ class LabMiddleware:
                 fault=fault_text,
                 clock_time=clock_time,
                 latency_ms=round((time.perf_counter() - started) * 1000, 3),
+                clock_latency=round(state.clock.now() - clock_time, 6),
             ))
 
         async def reply(problem: Problem) -> None:
@@ -116,6 +118,7 @@ class LabMiddleware:
                 (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"x-request-id", request_id.encode()),
+                (b"date", _http_date(state.clock)),
             ]
             raw += [(k.lower().encode(), v.encode("latin-1")) for k, v in problem.headers]
             await send({"type": "http.response.start", "status": problem.status, "headers": raw})
@@ -166,7 +169,8 @@ class LabMiddleware:
                 if message["type"] == "http.response.start":
                     status = message["status"]
                     message["headers"] = [*message.get("headers", []),
-                                          (b"x-request-id", request_id.encode())]
+                                          (b"x-request-id", request_id.encode()),
+                                          (b"date", _http_date(state.clock))]
                 elif message["type"] == "http.response.body" and not message.get("more_body"):
                     finish()
                 await send(message)
@@ -208,6 +212,11 @@ class LabMiddleware:
             clock.advance(seconds)  # the server's time passes; not the client's own wait
         else:
             await clock.asleep(seconds)
+
+
+def _http_date(clock: Clock) -> bytes:
+    """RFC 9110 ``Date`` from the lab clock (uvicorn's own real-time one is off)."""
+    return formatdate(clock.now(), usegmt=True).encode()
 
 
 def _interesting_headers(scope: Scope) -> dict[str, str]:

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from connectors_lib.clock import SystemClock
 
+from .state import LabSettings
+
 __all__ = ["main"]
 
 
@@ -37,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--learners", type=int, default=1, metavar="N",
                        help="cuántos alumnos: cada uno recibe su clave de API, con sus propios "
                             "límites y escenarios (por defecto: %(default)s)")
+    serve.add_argument("--rate-limit", type=int, default=LabSettings.rate_limit, metavar="N",
+                       help="peticiones permitidas por clave en cada ventana (por defecto: "
+                            "%(default)s)")
+    serve.add_argument("--rate-window", type=float, default=LabSettings.rate_window,
+                       metavar="S", help="duración de la ventana en segundos (por defecto: "
+                                         "%(default)s)")
+    serve.add_argument("--orders", type=int, default=LabSettings.n_orders, metavar="N",
+                       help="pedidos sembrados, 1024 o más (por defecto: %(default)s)")
     serve.add_argument("--tls", action="store_true",
                        help="sirve https con una CA desechable (imprime la ruta del ca.pem)")
     serve.add_argument("--no-sftp", action="store_true", help="no arranca el servidor SFTP")
@@ -56,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab = start(
         args.seed,
         clock=SystemClock(),
+        settings=LabSettings(
+            seed=args.seed, rate_limit=args.rate_limit, rate_window=args.rate_window,
+            n_orders=args.orders,
+        ),
         learners=_learner_names(args.learners),
         tls=args.tls,
         sftp=not args.no_sftp,

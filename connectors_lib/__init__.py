@@ -22,17 +22,6 @@ if TYPE_CHECKING:  # what static checkers and IDEs see; the runtime imports lazi
         BearerAuth,
         OAuth2ClientCredentials,
         OAuth2RefreshToken,
-        PKCEPair,
-        Secret,
-        Token,
-        TokenEvent,
-        TokenManager,
-        TokenReply,
-        TokenRequest,
-        effective_skew,
-        make_pkce_pair,
-        needs_refresh,
-        read_env,
     )
     from .circuit import (
         CircuitBreaker,
@@ -64,6 +53,7 @@ if TYPE_CHECKING:  # what static checkers and IDEs see; the runtime imports lazi
         TransportError,
         ValidationError,
         redact_url,
+        shown_url,
     )
     from .pagination import (
         CursorPaginator,
@@ -122,6 +112,20 @@ if TYPE_CHECKING:  # what static checkers and IDEs see; the runtime imports lazi
         CHECKPOINT_VERSION,
         CheckpointStore,
     )
+    from .tokens import (
+        ClientAuthMethod,
+        PKCEPair,
+        Secret,
+        Token,
+        TokenEvent,
+        TokenManager,
+        TokenReply,
+        TokenRequest,
+        effective_skew,
+        make_pkce_pair,
+        needs_refresh,
+        read_env,
+    )
     from .tracing import (
         LatencySummary,
         RequestRecord,
@@ -176,6 +180,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "TransportError",
         "ValidationError",
         "redact_url",
+        "shown_url",
     ),
     "retry": (
         "DEFAULT_HTTP_POLICY",
@@ -251,6 +256,9 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "BearerAuth",
         "OAuth2ClientCredentials",
         "OAuth2RefreshToken",
+    ),
+    "tokens": (
+        "ClientAuthMethod",
         "PKCEPair",
         "Secret",
         "Token",

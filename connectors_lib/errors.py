@@ -63,6 +63,7 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "redact_url",
+    "shown_url",
 ]
 
 #: Query parameter names whose values are masked in messages and traces.
@@ -93,6 +94,28 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+#: Hosts whose port the OS picks per run (the lab listens on port 0).
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for messages and ``repr``: credentials masked, loopback port hidden.
+
+    A loopback port is chosen by the OS at every run (the lab listens on port
+    0), so showing it would make a notebook's stored output differ each time.
+
+    >>> shown_url("http://127.0.0.1:49152/oauth/token?client_secret=x")
+    'http://127.0.0.1:<puerto>/oauth/token?client_secret=%2A%2A%2A'
+    """
+    safe = redact_url(url)
+    parts = urlsplit(safe)
+    if parts.hostname in _LOOPBACK and parts.port is not None:
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        netloc = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+        return urlunsplit(parts._replace(netloc=f"{netloc}{host}:<puerto>"))
+    return safe
+
+
 class ConnectorError(Exception):
     """Base of every library error: a Spanish message plus the context it happened in.
 
@@ -121,7 +144,7 @@ class ConnectorError(Exception):
     def __str__(self) -> str:
         where = []
         if self.request is not None:
-            where.append(f"{self.request.method} {redact_url(str(self.request.url))}")
+            where.append(f"{self.request.method} {shown_url(str(self.request.url))}")
         if self.page is not None:
             where.append(f"página {self.page}")
         if self.path is not None:

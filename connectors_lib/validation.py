@@ -544,6 +544,9 @@ _ACCEPTS: dict[str, frozenset[str]] = {
     "string": frozenset({"string"}),
     "list": frozenset({"list"}),
     "dict": frozenset({"dict"}),
+    # JSON Schema / OpenAPI spellings of the same types
+    "array": frozenset({"list"}),
+    "object": frozenset({"dict"}),
 }
 _PY_TO_NAME = {bool: "boolean", int: "integer", float: "float", str: "string", list: "list",
                dict: "dict"}

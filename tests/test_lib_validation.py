@@ -398,6 +398,8 @@ def test_drift_policy_quarantine_moves_drifted_records(tmp_path: Path) -> None:
         ({"n": {"type": "integer", "nullable": True}}, {"n": None}),
         ({"n": {"type": ["integer", "string"]}}, {"n": "x"}),
         ({"n": bool}, {"n": False}),
+        ({"n": "array"}, {"n": [1, 2]}),                                # JSON Schema names
+        ({"n": "object"}, {"n": {"a": 1}}),
     ],
 )
 def test_compatible_values_are_not_drift(declared: dict[str, Any], record: dict[str, Any]) -> None:
@@ -415,6 +417,7 @@ def test_compatible_values_are_not_drift(declared: dict[str, Any], record: dict[
         ({"n": "integer"}, {"n": True}, "boolean"),   # bool is not an integer in JSON
         ({"n": "integer"}, {"n": None}, "null"),
         ({"n": "string"}, {"n": [1]}, "list"),
+        ({"n": "array"}, {"n": {"a": 1}}, "dict"),
     ],
 )
 def test_incompatible_values_are_drift(

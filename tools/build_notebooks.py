@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import jupytext
 import nbformat
@@ -24,6 +25,19 @@ NOTEBOOKS = ROOT / "notebooks"
 KERNEL = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
+def _coalesce_streams(outputs: list[Any]) -> list[Any]:
+    """Merge consecutive stdout/stderr chunks: how a kernel splits them varies run to run."""
+    merged: list[Any] = []
+    for out in outputs:
+        previous = merged[-1] if merged else None
+        if (out.output_type == "stream" and previous is not None
+                and previous.output_type == "stream" and previous.name == out.name):
+            previous.text += out.text
+        else:
+            merged.append(out)
+    return merged
+
+
 def build(source: Path) -> float:
     notebook = jupytext.read(source)
     notebook.metadata["kernelspec"] = KERNEL
@@ -32,8 +46,10 @@ def build(source: Path) -> float:
     resources = {"metadata": {"path": str(NOTEBOOKS)}}
     NotebookClient(notebook, timeout=120, kernel_name="python3", resources=resources).execute()
     elapsed = time.perf_counter() - began
-    for cell in notebook.cells:  # execution times would change on every run
-        cell.get("metadata", {}).pop("execution", None)
+    for cell in notebook.cells:
+        cell.get("metadata", {}).pop("execution", None)  # execution times change every run
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
     target = NOTEBOOKS / f"{source.stem}.ipynb"
     nbformat.write(notebook, target)
     return elapsed

@@ -603,11 +603,11 @@ for model in (OrderContract, StrictOrderContract):
 # no: el registro rechaza esa versión antes de que llegue a ti.
 #
 # La biblioteca trae el informe listo, `detect_drift`, con tres políticas (`"warn"`,
-# `"quarantine"`, `"fail"`). Acepta el esquema cerberus tal cual o un diccionario de tipos
-# con los nombres de cerberus, que llama `list` a lo que JSON llama *array*:
+# `"quarantine"`, `"fail"`). Acepta el esquema cerberus tal cual o un diccionario de tipos,
+# con los nombres de cerberus (`list`, `dict`) o los de JSON Schema (`array`, `object`):
 
 # %%
-library_drift = detect_drift({**DECLARED, "items": "list"}, all_records, policy="quarantine",
+library_drift = detect_drift(DECLARED, all_records, policy="quarantine",
                              quarantine=workdir / "cuarentena-deriva.jsonl")
 print(library_drift.summary())
 print(f"sanos: {len(library_drift.clean)} | apartados: {len(library_drift.drifted)} "

@@ -46,7 +46,8 @@ def build(source: Path) -> float:
     resources = {"metadata": {"path": str(NOTEBOOKS)}}
     NotebookClient(notebook, timeout=120, kernel_name="python3", resources=resources).execute()
     elapsed = time.perf_counter() - began
-    for cell in notebook.cells:
+    for number, cell in enumerate(notebook.cells):
+        cell.id = f"cell-{number:03d}"  # stable ids: a rebuild changes only what changed
         cell.get("metadata", {}).pop("execution", None)  # execution times change every run
         if cell.cell_type == "code":
             cell.outputs = _coalesce_streams(cell.outputs)

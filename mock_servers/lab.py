@@ -170,6 +170,13 @@ class Lab:
                 if lab is self:
                     del _LABS[k]
 
+    def reset(self) -> None:
+        """Back to the seeded state: no faults, empty journal, fresh rate windows, seeded data.
+
+        Same as ``POST /__admin/reset``. The clock and issued OAuth2 tokens stay.
+        """
+        self.state.reset()
+
     @property
     def running(self) -> bool:
         return not self._stopped

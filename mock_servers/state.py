@@ -56,8 +56,10 @@ class LabState:
     api_keys: dict[str, str]
     #: Set by the OAuth2 server so REST resources accept its bearer tokens.
     bearer_check: BearerCheck | None = None
-    #: Extra objects other servers hang on the state (fault controller, journal...).
+    #: Extra objects other servers hang on the state (the OAuth2 and GraphQL servers).
     extras: dict[str, Any] = field(default_factory=dict)
+    #: What else :meth:`reset` resets (servers register their own reset here).
+    on_reset: list[Callable[[], None]] = field(default_factory=list)
     #: Secret for the ``/__admin/`` API (header ``X-Admin-Token``); learners' keys
     #: cannot reset the lab. Random unless given.
     admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(18))
@@ -76,9 +78,12 @@ class LabState:
     def reset(self) -> None:
         """Back to the seeded state: no faults, empty journal, fresh rate windows, seeded data.
 
-        The clock is left alone: it belongs to the learner's client too.
+        The clock is left alone: it belongs to the learner's client too, and so
+        are OAuth2 tokens (resetting them would log a whole classroom out).
         """
         self.faults.reset()
         self.journal.clear()
         self.limiter.reset()
         self.data.reset()
+        for reset_part in self.on_reset:
+            reset_part()

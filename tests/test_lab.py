@@ -157,3 +157,56 @@ def test_cli_serves_and_prints_connection_details() -> None:
         out, err = proc.communicate(timeout=15)
     assert proc.returncode == 0, err
     assert "detenido" in out
+
+
+def test_tls_lab_is_verified_with_its_own_ca() -> None:
+    """start(tls=True) serves https that verifies against lab.ca_path and nothing else."""
+    lab = mock_servers.start(seed=5, clock=VirtualClock(), tls=True, sftp=False)
+    try:
+        assert lab.base_url.startswith("https://")
+        assert lab.ca_path is not None
+        ok = requests.get(f"{lab.base_url}/entries", verify=str(lab.ca_path), timeout=5)
+        assert ok.status_code == 200
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"{lab.base_url}/entries", timeout=5)
+        assert lab.proxy_url is not None
+        assert lab.proxy_url.startswith("https://")
+        via_proxy = requests.get(f"{lab.proxy_url}/entries", verify=str(lab.ca_path), timeout=5)
+        assert via_proxy.json() == ok.json()
+    finally:
+        lab.stop()
+
+
+def test_socket_faults_through_the_lab_proxy(lab: mock_servers.Lab) -> None:
+    """The proxied URL serves the same API and breaks connections on demand."""
+    assert lab.proxy_url is not None
+    url = f"{lab.proxy_url}/entries"
+    assert requests.get(url, timeout=5).status_code == 200
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get(url, headers={"X-Mock-Socket-Fault": "reset"}, timeout=5)
+    lab.faults.socket.add("empty", count=1)
+    with pytest.raises(httpx.RemoteProtocolError):
+        httpx.get(url, timeout=5)
+    assert requests.get(url, timeout=5).status_code == 200
+
+
+def test_faults_reset_clears_http_socket_and_sftp_faults(lab: mock_servers.Lab) -> None:
+    """lab.faults.reset() leaves no HTTP rule, socket rule or SFTP fault behind."""
+    lab.faults.add("status=503", path="/entries", times=None)
+    lab.faults.socket.add("latency", ms=5)
+    lab.faults.sftp.deny("/diario")
+    lab.faults.reset()
+    assert lab.faults.rules() == []
+    assert lab.faults.socket.rules == ()
+    assert lab.faults.sftp.state.denied_paths == frozenset()
+    assert requests.get(f"{lab.base_url}/entries", timeout=5).status_code == 200
+
+
+def test_sftp_details_are_on_the_lab(lab: mock_servers.Lab) -> None:
+    """lab.sftp carries what a client needs, with a known_hosts file that pins the host key."""
+    info = lab.sftp
+    assert info is not None
+    assert info.host == "127.0.0.1"
+    assert info.host_key_fingerprint.startswith("SHA256:")
+    assert info.known_hosts_path.read_text().startswith(f"[127.0.0.1]:{info.port} ")
+    assert oct(info.private_key_path.stat().st_mode & 0o777) == "0o600"

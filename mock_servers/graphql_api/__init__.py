@@ -64,4 +64,5 @@ def install(app: FastAPI, state: LabState) -> GraphQLServer:
     app.add_api_route("/__admin/graphql/faults", _admin_faults(server),
                       methods=["POST", "DELETE"], include_in_schema=False)
     state.extras["graphql"] = server
+    state.on_reset.append(server.reset)
     return server

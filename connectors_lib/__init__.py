@@ -55,6 +55,21 @@ if TYPE_CHECKING:  # what static checkers and IDEs see; the runtime imports lazi
         redact_url,
         shown_url,
     )
+    from .graphql import (
+        GRAPHQL_ACCEPT,
+        RETRYABLE_CODES,
+        GraphQLAuthError,
+        GraphQLConnector,
+        GraphQLErrorInfo,
+        GraphQLPartialDataError,
+        GraphQLQueryError,
+        GraphQLRateLimit,
+        GraphQLRateLimitError,
+        GraphQLResult,
+        OnPartial,
+        RelayPaginator,
+        read_graphql_rate_limit,
+    )
     from .pagination import (
         CursorPaginator,
         KeysetPaginator,
@@ -289,6 +304,21 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "read_quarantine",
         "validate_dataframe",
         "validate_records",
+    ),
+    "graphql": (
+        "GRAPHQL_ACCEPT",
+        "RETRYABLE_CODES",
+        "GraphQLAuthError",
+        "GraphQLConnector",
+        "GraphQLErrorInfo",
+        "GraphQLPartialDataError",
+        "GraphQLQueryError",
+        "GraphQLRateLimit",
+        "GraphQLRateLimitError",
+        "GraphQLResult",
+        "OnPartial",
+        "RelayPaginator",
+        "read_graphql_rate_limit",
     ),
 }
 

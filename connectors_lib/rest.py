@@ -318,7 +318,7 @@ class RestConnector:
             )  # fmt: skip
             if self.breaker is not None:
                 self.breaker.record_failure()
-            raise _map_transport_error(outcome, page=page) from outcome
+            raise map_transport_error(outcome, page=page) from outcome
         response = outcome
         self.trace.add(
             request_id=request_id, attempt=attempt, method=method, url=str(response.url),
@@ -687,7 +687,7 @@ def _decode(response: httpx.Response, *, page: int | None) -> Any:
         ) from None
 
 
-def _map_transport_error(exc: httpx.HTTPError, *, page: int | None) -> ConnectorError:
+def map_transport_error(exc: httpx.HTTPError, *, page: int | None) -> ConnectorError:
     """httpx's exception tree → ours, at the boundary (the original stays as ``__cause__``)."""
     request: httpx.Request | None
     try:

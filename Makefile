@@ -24,8 +24,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 venv: $(STAMP)
 
+# Jupyter refuses to run as root unless told; containers and CI machines often are root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)  ## Instala (si hace falta) y abre JupyterLab en notebooks/
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG)
 
 system-deps:  ## Instala con apt lo que no es de Python (OpenSSH sftp, Chromium) si falta
 	@bash tools/system-deps.sh

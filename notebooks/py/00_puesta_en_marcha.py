@@ -44,10 +44,10 @@
 # | [01](01_rest_resiliente.ipynb) | REST resiliente: timeouts, reintentos, backoff, Retry-After, circuit breaker |
 # | [02](02_paginacion_incremental.ipynb) | Paginación e ingesta incremental |
 # | [03](03_validacion_esquemas.ipynb) | Validación de esquemas |
-# | [04](04_oauth2.ipynb) | Autenticación y OAuth2 |
-# | [05](05_graphql.ipynb) | GraphQL |
-# | [06](06_sftp.ipynb) | SFTP |
-# | [07](07_proyecto_integrador.ipynb) | Proyecto integrador |
+# | 04 | Autenticación y OAuth2 *(en preparación)* |
+# | 05 | GraphQL *(en preparación)* |
+# | 06 | SFTP *(en preparación)* |
+# | 07 | Proyecto integrador *(en preparación)* |
 
 # %% [markdown]
 # ## 2. Arrancar el laboratorio

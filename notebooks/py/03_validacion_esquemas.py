@@ -809,4 +809,5 @@ q4.check(drift_report)
 # ---
 #
 # **← Anterior:** [02 · Paginación e ingesta incremental](02_paginacion_incremental.ipynb) ·
-# **Siguiente →:** [04 · Autenticación y OAuth2](04_oauth2.ipynb)
+# **Siguiente →:** 04 · Autenticación y OAuth2 *(en preparación; mientras tanto, vuelve al
+# [índice](00_puesta_en_marcha.ipynb))*

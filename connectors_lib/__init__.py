@@ -103,6 +103,7 @@ if TYPE_CHECKING:  # what static checkers and IDEs see; the runtime imports lazi
         SYSTEM_CLOCK,
         RestConnector,
         Timeouts,
+        map_transport_error,
     )
     from .retry import (
         DEFAULT_HTTP_POLICY,
@@ -121,6 +122,25 @@ if TYPE_CHECKING:  # what static checkers and IDEs see; the runtime imports lazi
         format_trace,
         parse_retry_after,
         run_with_retry,
+    )
+    from .sftp import (
+        DEFAULT_SFTP_RETRY,
+        DEFAULT_STABILITY,
+        DEFAULT_TUNING,
+        DownloadResult,
+        RemoteFile,
+        SFTPAuthError,
+        SFTPConnectionError,
+        SFTPConnector,
+        SFTPFileChangedError,
+        SFTPHostKeyError,
+        SFTPIntegrityError,
+        SFTPNotFoundError,
+        SFTPPermissionError,
+        StabilityCheck,
+        TransferTuning,
+        Watermark,
+        fingerprint_sha256,
     )
     from .state import (
         CHECKPOINT_FORMAT,
@@ -265,6 +285,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "SYSTEM_CLOCK",
         "RestConnector",
         "Timeouts",
+        "map_transport_error",
     ),
     "auth": (
         "ApiKeyAuth",
@@ -319,6 +340,25 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "OnPartial",
         "RelayPaginator",
         "read_graphql_rate_limit",
+    ),
+    "sftp": (
+        "DEFAULT_SFTP_RETRY",
+        "DEFAULT_STABILITY",
+        "DEFAULT_TUNING",
+        "DownloadResult",
+        "RemoteFile",
+        "SFTPAuthError",
+        "SFTPConnectionError",
+        "SFTPConnector",
+        "SFTPFileChangedError",
+        "SFTPHostKeyError",
+        "SFTPIntegrityError",
+        "SFTPNotFoundError",
+        "SFTPPermissionError",
+        "StabilityCheck",
+        "TransferTuning",
+        "Watermark",
+        "fingerprint_sha256",
     ),
 }
 

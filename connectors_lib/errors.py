@@ -22,9 +22,25 @@ The tree::
     ├── CircuitOpenError                the breaker is open: calls are refused until ``retry_at``
     ├── PaginationError                 missing field, unparsable Link, repeated token, silent cap
     ├── ValidationError                 data that does not have the promised shape
-    │   └── ResponseDecodeError         a body that is not valid JSON
+    │   ├── ResponseDecodeError         a body that is not valid JSON
+    │   ├── InvalidRecordError*         records that break their schema (fail fast)
+    │   └── SchemaDriftError*           declared and observed fields disagree (policy "fail")
+    ├── GraphQLQueryError*              errors inside a GraphQL answer (``.errors``, ``.data``)
+    │   ├── GraphQLPartialDataError*    data came back with field errors
+    │   ├── GraphQLAuthError*           UNAUTHENTICATED / FORBIDDEN (also an AuthError)
+    │   └── GraphQLRateLimitError*      RATE_LIMITED / THROTTLED (also a RateLimitError)
     ├── CheckpointError                 a checkpoint file that cannot be read, written or trusted
-    └── SFTPError                       SFTP failures (host key, permissions, transfers)
+    └── SFTPError                       SFTP failures
+        ├── SFTPHostKeyError*           unknown, changed or unpinned host key: never trusted
+        ├── SFTPAuthError*              password or key refused
+        ├── SFTPConnectionError*        connection lost (the only one retried)
+        ├── SFTPPermissionError*        the server refused the path
+        ├── SFTPNotFoundError*          no such file or folder
+        ├── SFTPFileChangedError*       still being written, or changed while read
+        └── SFTPIntegrityError*         size or SHA-256 does not match
+
+``*``: defined next to the connector that raises it (``validation``, ``graphql``,
+``sftp``), so that this module imports nothing heavy.
 
 Foreign exceptions (``httpx``, ``paramiko``) are mapped to this tree at the
 boundary and kept as ``__cause__``, so ``except ConnectorError`` is enough for

@@ -89,6 +89,7 @@ __all__ = [
     "SYSTEM_CLOCK",
     "RestConnector",
     "Timeouts",
+    "map_transport_error",
 ]
 
 

@@ -87,6 +87,17 @@ def test_error_tree_is_drawn_and_complete() -> None:
             assert name in doc, name
 
 
+def test_every_error_of_the_package_is_in_the_drawn_tree() -> None:
+    """Errors defined beside their connector (graphql, sftp, validation) are drawn too."""
+    import connectors_lib
+
+    doc = errors.__doc__ or ""
+    for name in connectors_lib.__all__:
+        value = getattr(connectors_lib, name)
+        if isinstance(value, type) and issubclass(value, ConnectorError):
+            assert f"{name}" in doc, name
+
+
 @pytest.mark.parametrize(
     ("status", "kind", "words"),
     [

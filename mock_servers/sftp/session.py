@@ -81,7 +81,9 @@ class SFTPSession(threading.Thread):
             if cut:
                 self._on_cut()
             else:
-                self._chan.close()
+                # The client may already be gone: closing then raises EOFError.
+                with contextlib.suppress(EOFError, OSError):
+                    self._chan.close()
 
     def _serve(self) -> None:
         while not self._halt.is_set():

@@ -56,6 +56,7 @@ import httpx
 import matplotlib.pyplot as plt
 import pandas as pd
 
+import mock_servers
 from connectors_lib.clock import SystemClock
 from connectors_lib.errors import CheckpointError
 from connectors_lib.exercises.lesson02 import q1, q2, q3, q4
@@ -72,7 +73,6 @@ from connectors_lib.pagination import (
 from connectors_lib.ratelimit import AdaptivePacer, TokenBucket
 from connectors_lib.rest import RestConnector
 from connectors_lib.state import CheckpointStore
-import mock_servers
 from mock_servers import LabSettings
 
 pd.set_option("display.width", 110)
@@ -315,8 +315,8 @@ pd.DataFrame(summary)
 
 # %%
 made = sum(row["peticiones"] for row in summary)
-print(f"{made} peticiones con un límite de 10 cada 10 s: {len(lab.clock.waits)} esperas por 429, "
-      f"{lab.clock.total_waited:.0f} s de reloj del laboratorio (y 0 s reales)")
+print(f"{made} páginas con un límite de 10 peticiones cada 10 s: {len(lab.clock.waits)} esperas "
+      f"tras un 429, {lab.clock.total_waited:.0f} s de reloj del laboratorio (y 0 s reales)")
 
 # %% [markdown]
 # ### 2.2 Lo mismo con `connectors_lib.pagination`
@@ -325,10 +325,11 @@ print(f"{made} peticiones con un límite de 10 cada 10 s: {len(lab.clock.waits)}
 # (pura: qué pedir después y por qué parar) **del efecto** (hacer la petición). Un
 # `Paginator` no hace E/S; `PageWalker` lo recorre y añade dos comprobaciones que ningún bucle
 # de arriba tiene: **ciclos** (un token que ya se pidió) y **topes silenciosos** (el servidor
-# devuelve menos de lo pedido sin decirlo). Un solo bucle sirve para los cinco estilos:
+# devuelve menos de lo pedido sin decirlo). Un solo bucle sirve para los cinco paginadores:
 
 # %%
-def walk(paginator: Paginator, params: dict[str, Any] | None = None) -> tuple[list[Any], PageWalker]:
+def walk(paginator: Paginator,
+         params: dict[str, Any] | None = None) -> tuple[list[Any], PageWalker]:
     """Recorre `/api/v1/orders` con cualquier paginador de la biblioteca."""
     walker = PageWalker(paginator)
     rows: list[Any] = []
@@ -573,7 +574,7 @@ def extract_orders(store: CheckpointStore, landing: Path, crash_after_page: int 
             params["starting_after"] = after
         body = get_json("/api/v1/orders", params).json()
         with landing.open("a", encoding="utf-8") as sink:  # 1) escribir en destino
-            sink.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in body["data"])
+            sink.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in body["data"])
         pages += 1
         if pages == crash_after_page:
             raise SimulatedCrash(f"caída simulada tras escribir la página {pages}")
@@ -645,7 +646,8 @@ lab.data.reset()
 # guarda la posición de forma atómica tras cada página consumida, reanuda desde ella y, en el
 # borde de página, descarta por clave (`record_key="id"`) lo que ya había entregado. Ten en
 # cuenta su regla: un registro cuenta como entregado cuando **pides el siguiente**. El que
-# tenías en la mano al caerte vuelve a llegar (al menos una vez, otra vez).
+# tenías en la mano al caerte vuelve a llegar (al menos una vez, otra vez): por eso
+# verás 1 201 entregas y 1 200 ids distintos.
 
 # %%
 library_store = CheckpointStore(workdir / "rest-connector.json")
@@ -713,8 +715,9 @@ def run_client(kind: str, n: int = 30) -> pd.DataFrame:
         elif kind == "adaptativo":
             pacer.wait()
         response = client.get("/api/v1/orders", params={"offset": 0, "limit": 1})
+        ok = response.status_code == 200
         log.append({"cliente": kind, "t": lab.clock.monotonic() - start,
-                    "estado": response.status_code, "atendidas": sent + (response.status_code == 200)})
+                    "estado": response.status_code, "atendidas": sent + ok})
         if kind == "adaptativo":
             pacer.observe(response.headers)
         if response.status_code == 429:
@@ -755,7 +758,7 @@ plt.show()
 #   el cupo y esperar es rápido… hasta que la API te castiga por insistir.
 # * El **cubo de fichas** es el más lento: no conoce la ventana del servidor y se queda por
 #   debajo por seguridad. A cambio, **cero 429** y un ritmo regular (bueno para el servidor y
-#   para ti si varios procesos comparten la clave: repártela en cubos más pequeños).
+#   para ti si varios procesos comparten la clave: reparte el cupo en cubos más pequeños).
 # * El **adaptativo** obtiene lo mejor de los dos porque el servidor **anuncia** su cupo. Si
 #   una API manda `RateLimit`/`X-RateLimit-*`, léelas; si no, un cubo de fichas.
 #
@@ -803,9 +806,9 @@ def best_of(runs: int, measure: Callable[[], float]) -> float:
     return min(measure() for _ in range(runs))
 
 # %% [markdown]
-# **Caso A — el cliente es el cuello de botella.** El laboratorio responde en microsegundos y
-# vive en el mismo proceso (y bajo el mismo GIL) que tu código: no hay red que esperar.
-# Abrimos una ventana de cuota nueva antes de cada medición (`lab.clock.sleep(10)`).
+# **Caso A — el cliente es el cuello de botella.** El laboratorio responde en pocos
+# milisegundos y vive en el mismo proceso (y bajo el mismo GIL) que tu código: no hay red
+# que esperar. Abrimos una ventana de cuota nueva antes de cada medición (`lab.clock.sleep(10)`).
 
 # %%
 def timed_sync() -> float:
@@ -871,7 +874,7 @@ print(f"Caso B (60 ms/petición): sync {remote_sync * 1000:.0f} ms, async "
       f"{remote_async * 1000:.0f} ms → x{remote_speedup:.2f}")
 
 # %% [markdown]
-# En nuestra máquina (2 núcleos), el caso A dio entre **x0,7 y x1,2**: a veces las 8 peticiones
+# En nuestra máquina (2 núcleos), el caso A dio entre **x0,6 y x1,2**: a veces las 8 peticiones
 # concurrentes fueron **más lentas** que el bucle, porque todo el trabajo es CPU (serializar,
 # parsear JSON) y la concurrencia solo añade gestión. El caso B dio entre **x3 y x6**: las
 # 8 esperas de 60 ms se solapan y el total se acerca al de una sola.
@@ -1019,7 +1022,7 @@ q4.check(extract)
 # | cursor opaco | lo decide el servidor | correcto | no | la opción por defecto si la API la ofrece |
 # | *keyset* (`starting_after`) | último id visto | correcto | no | extracción incremental ascendente por `id` o `(updated_at, id)` |
 #
-# * Para siempre por una **regla explícita** y di cuál; vigila ciclos y topes silenciosos.
+# * Detén la lectura por una **regla explícita** y di cuál; vigila ciclos y topes silenciosos.
 # * Un cursor es **opaco** para ti y **no confiable** para el servidor.
 # * *Checkpoint* en **JSON atómico**, nunca `pickle`; escribe en destino **antes** de avanzarlo.
 # * Reanudar da "al menos una vez"; **deduplicar por clave** (o *upsert*) lo convierte en

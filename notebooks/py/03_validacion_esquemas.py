@@ -54,11 +54,11 @@ from cerberus import Validator
 from pandera.typing import Series
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+import mock_servers
 from connectors_lib.exercises.lesson03 import q1, q2, q3, q4
 from connectors_lib.pagination import KeysetPaginator
 from connectors_lib.rest import RestConnector
 from connectors_lib.validation import detect_drift, read_quarantine, validate_records
-import mock_servers
 
 pd.set_option("display.width", 110)
 pd.set_option("display.max_columns", 12)
@@ -107,7 +107,8 @@ valid_count, len(items)
 # %%
 for position, entry in enumerate(items):
     if not v.validate(entry):
-        print(f"posición {position}: {entry['API']!r} → {v.errors}")
+        received = {field: entry.get(field) for field in v.errors}
+        print(f"posición {position} ({entry['API']}): llegó {received} → {v.errors}")
 
 # %% [markdown]
 # Un `HTTPS` que llega como el texto `"yes"` en vez de `true`. Lo que le falta a esa celda:
@@ -118,8 +119,8 @@ for position, entry in enumerate(items):
 #   (sección 7) pasa inadvertida.
 # * `HTTPS` no es `required`: si desaparece, el registro sigue siendo "válido".
 #
-# La lección original también enumeraba `EmailStr`, `@validator` o `class Config` de pydantic
-# 1; aquí usamos pydantic 2 (`field_validator`, `model_config`), la versión actual.
+# La lección original también enumeraba `EmailStr`, `@validator` o `class Config` de
+# pydantic 1; aquí usamos pydantic 2 (`field_validator`, `model_config`), la versión actual.
 
 # %% [markdown]
 # ## 2. Los datos de esta lección
@@ -242,9 +243,12 @@ print(first.model_dump_json())
 
 # %% [markdown]
 # **Fallar pronto** (*fail fast*): validar cada registro según llega y detenerse en el primero
-# que no cumple. La celda siguiente lo hace a propósito, y se para en el cliente 13:
+# que no cumple. La celda siguiente lo hace a propósito, y se detiene en el cliente 13.
+# `%xmode Minimal` le pide a IPython que muestre solo el error, sin la pila de llamadas
+# interna de pydantic (que no te dice nada sobre tus datos):
 
 # %% tags=["raises-exception"]
+# %xmode Minimal
 for raw in customers:
     Customer.model_validate(raw)  # lanza ValidationError en el primer cliente inválido
 
@@ -259,24 +263,26 @@ try:
     batch.validate_python(customers)
 except ValidationError as problem:
     for error in problem.errors():
-        position, field = error["loc"][0], error["loc"][1]
-        print(f"cliente en la posición {position} ({field}): {error['msg'][:70]}")
+        position, field = error["loc"]
+        print(f"posición {position}, campo {field}: llegó {error['input']!r} → {error['type']}")
 
 # %% [markdown]
 # ### 4.1 Conversión de tipos: cómoda y peligrosa
 #
-# Por defecto (modo *lax*), pydantic convierte lo razonable: el texto `"13"` pasa a ser el
-# entero 13. Cómodo… hasta que oculta que la API ha empezado a mandar ids como texto. Con
-# `strict=True` no convierte nada que no debiera; y `model_validate_json` valida directamente
-# el JSON crudo, con las reglas de JSON (una fecha ISO en texto **sí** es válida ahí).
+# Por defecto (modo *lax*), pydantic convierte lo razonable: el texto `"1"` pasa a ser el
+# entero 1. Cómodo… hasta que oculta que la API ha empezado a mandar ids como texto. Con
+# `strict=True` no convierte nada. Ojo: en modo estricto, validando un `dict` de Python,
+# tampoco un texto vale como fecha; valida el JSON crudo con `model_validate_json`, donde
+# rigen las reglas de JSON y una fecha ISO en texto **sí** es válida.
 
 # %%
-as_text = {**customers[0], "id": "1"}
-print("lax   :", Customer.model_validate(as_text).id, type(Customer.model_validate(as_text).id).__name__)
+as_text = {**customers[0], "id": "1"}  # el id llega como texto
+print("lax   :", repr(as_text["id"]), "→", repr(Customer.model_validate(as_text).id))
 try:
     Customer.model_validate_json(json.dumps(as_text), strict=True)
 except ValidationError as problem:
-    print("strict:", problem.errors()[0]["loc"], "→", problem.errors()[0]["msg"])
+    error = problem.errors()[0]
+    print("strict:", error["loc"], "→", error["msg"])
 
 # %% [markdown]
 # ## 5. pandera: el DataFrame entero
@@ -342,7 +348,7 @@ class OrdersFrame(pa.DataFrameModel):
 try:
     OrdersFrame.validate(df)
 except pa.errors.SchemaError as problem:
-    print(type(problem).__name__, "→", str(problem).splitlines()[0])
+    print(type(problem).__name__, "→", str(problem).splitlines()[0].rstrip(":"))
 
 # %% [markdown]
 # **Fail late** con `lazy=True`: recorre todas las comprobaciones y devuelve todos los fallos
@@ -403,8 +409,8 @@ except pa.errors.SchemaErrors as problem:
 # | | *Fail fast* | *Fail late* |
 # |---|---|---|
 # | Qué hace | se detiene en el primer registro inválido | valida todo y aparta los inválidos |
-# | Ventaja | nada malo entra; el error es inmediato y claro | un registro malo no bloquea los 1 199 buenos |
-# | Riesgo | un solo registro para toda la carga | lo apartado se olvida si nadie lo mira |
+# | Ventaja | nada malo entra; el error es inmediato y claro | unos pocos registros malos no bloquean el resto |
+# | Riesgo | un solo registro malo detiene toda la carga | lo apartado se olvida si nadie lo mira |
 # | Cuándo | contratos entre equipos, configuración, pagos | extracciones de APIs de terceros, lotes grandes |
 #
 # Fallar tarde **no** es ignorar: lo inválido va a un fichero de **cuarentena** (JSON Lines:
@@ -428,7 +434,8 @@ with quarantine.open("w", encoding="utf-8") as sink:
             sink.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 share = len(reasons) / len(orders)
-print(f"válidos: {len(valid_orders)} | en cuarentena: {len(reasons)} ({share:.2%})")
+percent = f"{share * 100:.2f} %".replace(".", ",")  # como lo escribe el informe de la biblioteca
+print(f"válidos: {len(valid_orders)} | en cuarentena: {len(reasons)} ({percent})")
 print(f"fichero: {quarantine.name}")
 if share > MAX_INVALID_SHARE:
     raise RuntimeError("demasiados inválidos: se detiene la carga")
@@ -579,11 +586,13 @@ class StrictOrderContract(OrderContract):
     model_config = ConfigDict(extra="forbid")
 
 
-v2_order = stream[-1][0]
+# Un pedido v2 reducido a los campos del contrato y los dos nuevos (con el registro entero,
+# el estricto se quejaría también de order_number, items... que el pipeline no usa).
+v2_order = {k: v for k, v in stream[-1][0].items()
+            if k in {"id", "customer_id", "status", "amount", "channel"}}
 for model in (OrderContract, StrictOrderContract):
     try:
-        model.model_validate({k: v for k, v in v2_order.items()
-                              if k in {"id", "customer_id", "status", "amount", "channel"}})
+        model.model_validate(v2_order)
     except ValidationError as problem:
         found = [f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in problem.errors()]
         print(f"{model.__name__:<20}", "; ".join(found))
@@ -592,7 +601,8 @@ for model in (OrderContract, StrictOrderContract):
 # * Un **lector tolerante** (`extra="ignore"`, o cerberus con `allow_unknown=True`) no se
 #   entera de `channel`: bien si no lo necesitas, mal si era importante. Sí se entera de que
 #   falta `total` y de que `customer_id` ya no es un entero.
-# * Un contrato **estricto** (`extra="forbid"`) lo ve todo, y una novedad inocente para la carga.
+# * Un contrato **estricto** (`extra="forbid"`) lo ve todo, pero una novedad inocente
+#   detiene la carga.
 # * Lo sensato: validar **lo que usas** con rigor, **medir** la deriva de lo demás (el informe
 #   de arriba) y alertar; no romper por un campo opcional nuevo.
 #

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Exercise", "Verdict", "fail", "passed"]
+__all__ = ["STUB_RETURNS_NONE", "Exercise", "Verdict", "fail", "passed"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ def passed(message: str) -> Verdict:
 def fail(message: str) -> Verdict:
     return Verdict(False, message)
 
+
+#: Verdict for a function whose body is still ``...`` (so it returns None).
+STUB_RETURNS_NONE = ("tu función aún devuelve None (¿sigue ahí el `...`?): complétala con tu "
+                     "código y vuelve a ejecutar la celda.")
 
 #: What a learner leaves in a stub cell before answering.
 _UNANSWERED = (Ellipsis, None, NotImplemented)
@@ -69,7 +73,7 @@ class Exercise:
         try:
             return self._checker(answer)
         except NotImplementedError:
-            return fail("tu función todavía lanza NotImplementedError: complétala.")
+            return fail("tu función aún lanza NotImplementedError: complétala.")
         except Exception as exc:  # the learner's code may raise anything
             return fail(f"al comprobarla, tu respuesta lanzó {type(exc).__name__}: {exc}. "
                         "Revisa el mensaje y prueba tu código en una celda aparte.")

@@ -19,16 +19,13 @@ from typing import Any
 
 from connectors_lib.clock import VirtualClock
 
-from .core import Exercise, Verdict, fail, passed
+from .core import STUB_RETURNS_NONE, Exercise, Verdict, fail, passed
 
 __all__ = ["REFERENCES", "q1", "q2", "q3", "reference_count_orders", "reference_headers",
            "reference_staggered_wait"]
 
 #: The waits q2 asks for, in seconds.
 STAGGER = (1.0, 2.0, 4.0)
-#: What a stub whose body is still ``...`` returns.
-_RETURNS_NONE = ("tu función todavía devuelve None (¿sigue ahí el `...`?): complétala con tu "
-                 "código y vuelve a ejecutar la celda.")
 
 
 # --- reference solutions -----------------------------------------------------------------------
@@ -74,7 +71,7 @@ def _check_count_orders(answer: Any) -> Verdict:
     got = answer(lab.base_url, lab.api_key)
     want = len(lab.data.orders)
     if got is None:
-        return fail(_RETURNS_NONE)
+        return fail(STUB_RETURNS_NONE)
     if isinstance(got, bool) or not isinstance(got, int):
         return fail(f"count_orders devolvió {got!r}; debe devolver un entero (el total).")
     if got == want:
@@ -117,7 +114,7 @@ def _check_staggered_wait(answer: Any) -> Verdict:
     clock = VirtualClock()
     got = answer(clock)
     if got is None and not clock.waits:
-        return fail(_RETURNS_NONE)
+        return fail(STUB_RETURNS_NONE)
     if not clock.waits:
         return fail("el reloj que recibiste no registró ninguna espera: ¿usaste time.sleep u "
                     "otro reloj? Llama a clock.sleep(...) sobre ese mismo objeto.")

@@ -19,7 +19,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .core import Exercise, Verdict, fail, passed
+from .core import STUB_RETURNS_NONE, Exercise, Verdict, fail, passed
 
 __all__ = [
     "BASE_WAIT",
@@ -43,9 +43,6 @@ BASE_WAIT = 0.5
 MAX_WAIT = 30.0
 #: A fixed "now" for Retry-After dates (2025-01-01T00:00:00Z, the lab clock's epoch).
 _NOW = 1_735_689_600.0
-#: What a stub whose body is still ``...`` returns.
-_RETURNS_NONE = ("tu función todavía devuelve None (¿sigue ahí el `...`?): complétala con tu "
-                 "código y vuelve a ejecutar la celda.")
 #: Float comparisons: the answers do arithmetic the reference may do in another order.
 _TOL = 1e-9
 
@@ -128,7 +125,7 @@ def _check_backoff(answer: Any) -> Verdict:
         got = answer(attempt, initial, multiplier, cap)
         want = reference_backoff(attempt, initial, multiplier, cap)
         if got is None:
-            return fail(_RETURNS_NONE)
+            return fail(STUB_RETURNS_NONE)
         if not isinstance(got, int | float) or isinstance(got, bool):
             return fail(f"exp_backoff devolvió {got!r}; debe devolver segundos (un número).")
         if abs(got - want) <= _TOL:
@@ -176,7 +173,7 @@ def _check_decorrelated(answer: Any) -> Verdict:
         return fail("la respuesta debe ser una función `decorrelated_jitter(previous, rng)`.")
     first = [answer(p, random.Random(7)) for p in _PREVIOUS]
     if all(d is None for d in first):
-        return fail(_RETURNS_NONE)
+        return fail(STUB_RETURNS_NONE)
     again = [answer(p, random.Random(7)) for p in _PREVIOUS]
     if first != again:
         return fail("con el mismo generador sembrado salieron esperas distintas: usa el `rng` que "
@@ -261,7 +258,7 @@ def _check_parse_retry_after(answer: Any) -> Verdict:
     if not callable(answer):
         return fail("la respuesta debe ser una función `parse_retry_after(value, now)`.")
     if _always_none(answer):
-        return fail(_RETURNS_NONE)
+        return fail(STUB_RETURNS_NONE)
     for value, want, meaning in RETRY_AFTER_CASES:
         try:
             got = answer(value, _NOW)
@@ -341,7 +338,7 @@ def _check_should_retry(answer: Any) -> Verdict:
     for method, status, headers, want, why in SHOULD_RETRY_CASES:
         got = answer(method, status, dict(headers))
         if got is None:
-            return fail(_RETURNS_NONE)
+            return fail(STUB_RETURNS_NONE)
         if not isinstance(got, bool):
             return fail(f"should_retry({method!r}, {status}, ...) devolvió {got!r}; debe "
                         "devolver True o False.")
@@ -396,7 +393,7 @@ def _check_p95(answer: Any) -> Verdict:
         got = answer(list(sample))
         want = reference_p95(sample)
         if got is None:
-            return fail(_RETURNS_NONE)
+            return fail(STUB_RETURNS_NONE)
         if not isinstance(got, int | float) or isinstance(got, bool):
             return fail(f"p95 devolvió {got!r}; debe devolver un número.")
         if abs(got - want) > 1e-9:

@@ -7,10 +7,10 @@
 # %% [markdown]
 # # 00 · Puesta en marcha: el laboratorio, el reloj y los ejercicios
 #
-# Bienvenido al curso **Conectores avanzados: REST, GraphQL y SFTP**. Aquí aprenderás a
-# escribir conectores de datos que sobreviven al mundo real: APIs que limitan el ritmo,
-# servidores que fallan a ratos, tokens que caducan, páginas que cambian mientras las lees y
-# ficheros que llegan a medio escribir.
+# Te damos la bienvenida al curso **Conectores avanzados: REST, GraphQL y SFTP**. Aquí
+# aprenderás a escribir conectores de datos que sobreviven al mundo real: APIs que limitan el
+# ritmo, servidores que fallan a ratos, tokens que caducan, páginas que cambian mientras las
+# lees y ficheros que llegan a medio escribir.
 #
 # **Objetivos de esta lección**
 #
@@ -114,7 +114,8 @@ print("Clave cargada:", lab.api_key[:4] + "…", f"({len(lab.api_key)} caractere
 #
 # 1. el **código de estado** (200 = todo bien);
 # 2. algunas **cabeceras**: `X-Request-ID` identifica la petición en los registros del
-#    servidor; `X-RateLimit-Remaining` y `RateLimit` dicen cuánta cuota te queda;
+#    servidor; `X-RateLimit-Remaining` y `RateLimit` dicen cuánta cuota te queda
+#    (`r=9;t=10` se lee "quedan 9 peticiones y la ventana se renueva en 10 s");
 # 3. el **cuerpo JSON**: una página de datos (`data`) y el total de la colección (`total`).
 #
 # Siempre pasamos `timeout=`: `requests` **no tiene timeout por defecto** y, sin él, una
@@ -198,7 +199,8 @@ again = requests.get(f"{lab.base_url}/api/v1/orders", params={"limit": 1},
 statuses.append(again.status_code)
 remaining.append(int(again.headers["X-RateLimit-Remaining"]))
 print("Tras esperar en el reloj del laboratorio:", again.status_code)
-print("Esperas registradas:", lab.clock.waits)
+print("Esperas registradas (la hora de antes, la ventana nueva y el Retry-After):",
+      lab.clock.waits)
 
 # %% [markdown]
 # En un dibujo: la cuota baja con cada petición, la undécima choca contra el límite y, tras la
@@ -238,15 +240,30 @@ journal["t (s)"] = journal["clock_time"] - journal["clock_time"].iloc[0]
 journal[["seq", "request_id", "method", "path", "learner", "status", "t (s)"]].tail(6)
 
 # %% [markdown]
+# Se lee como una historia: las peticiones llegan a los 3610 s (la hora que dormimos en la
+# sección 4 más la ventana nueva de 10 s), la 13 choca con el límite (429) y la 14 llega 10 s
+# después, justo lo que pidió su `Retry-After`.
+
+# %% [markdown]
 # ## 6. Fallos a la carta
 #
 # Un buen conector se prueba contra fallos. El laboratorio los produce de dos maneras:
 #
-# - **Por petición**, con la cabecera `X-Mock-Fault`. Gramática: elementos separados por `;`,
-#   como `status=503`, `retry_after=2`, `delay=1.5` (retraso en el reloj del laboratorio),
-#   `truncate=100`, `malformed` o `cap=10`.
+# - **Por petición**, con la cabecera `X-Mock-Fault`: elementos separados por `;`, como
+#   `status=503;retry_after=2`.
 # - **Por regla**, desde Python (`lab.faults.add(...)`) o por la API de administración:
 #   "las próximas 2 peticiones a esta ruta fallan con 503, luego todo bien".
+#
+# Las dos maneras usan la misma gramática:
+#
+# | Elemento | Qué hace el laboratorio |
+# |---|---|
+# | `status=503` | responde ese código, con un cuerpo problem+json |
+# | `retry_after=2` | añade `Retry-After: 2` a esa respuesta |
+# | `delay=1.5` | tarda 1,5 s en responder, en el reloj del laboratorio |
+# | `truncate=100` | corta el cuerpo a los 100 primeros bytes (JSON a medias) |
+# | `malformed` | envía JSON inválido |
+# | `cap=10` | devuelve como mucho 10 registros por página, sin avisar |
 
 # %%
 r = requests.get(f"{lab.base_url}/entries", headers={"X-Mock-Fault": "status=503;retry_after=2"},
@@ -254,7 +271,7 @@ r = requests.get(f"{lab.base_url}/entries", headers={"X-Mock-Fault": "status=503
 print("Con la cabecera:", r.status_code, "· Retry-After:", r.headers["Retry-After"])
 print("Detalle:", r.json()["detail"])
 
-rule = lab.faults.add("status=503", path="/entries", times=2)
+lab.faults.add("status=503", path="/entries", times=2)
 print("\nEscenario 'falla dos veces y luego funciona':",
       [requests.get(f"{lab.base_url}/entries", timeout=5).status_code for _ in range(3)])
 lab.faults.reset()
@@ -369,9 +386,11 @@ print("El laboratorio respondió", r.status_code, "con Retry-After:", r.headers[
 # En clase, el instructor arranca **un** laboratorio para toda la sala, con el reloj real:
 #
 # ```bash
-# make serve                                   # o bien:
 # python -m mock_servers serve --host 0.0.0.0 --port 8000 --learners 20
 # ```
+#
+# (`make serve` arranca lo mismo con los valores por defecto: solo en `127.0.0.1` y con una
+# clave, útil para probarlo en tu máquina antes de clase.)
 #
 # - Imprime las URLs, el token de administración y **una clave de API por alumno**
 #   (`alumno-01`, `alumno-02`...). Cada clave tiene su propio límite de peticiones y sus propios

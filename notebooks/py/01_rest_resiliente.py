@@ -25,8 +25,10 @@
 # - Usar `urllib3.Retry`, tenacity y stamina, y saber dónde se quedan cortos.
 # - Leer la traza de decisiones de `RetryPolicy`, cortar con un **circuit breaker**, seguir un
 #   `X-Request-ID` por los logs y calcular P50/P95/P99.
+# - No pedir dos veces lo mismo: `ETag` con `If-None-Match` y `requests-cache`, y cuándo no
+#   cachear.
 #
-# **Duración estimada:** 90 minutos (60 de lectura y demos, 30 de ejercicios).
+# **Duración estimada:** 100 minutos (70 de lectura y demos, 30 de ejercicios).
 #
 # **Requisitos:** [00 · Puesta en marcha](00_puesta_en_marcha.ipynb).
 
@@ -46,6 +48,7 @@ import httpx
 import matplotlib.pyplot as plt
 import pandas as pd
 import requests
+import requests_cache
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
@@ -457,10 +460,11 @@ rate_table = pd.DataFrame(rows)
 rate_table
 
 # %% [markdown]
-# Las cabeceras del 429, enteras (salvo `Date`, que cambia en cada ejecución):
+# Las cabeceras del 429 que te interesan (hasta `Date` sale del reloj del laboratorio, así que
+# no cambia entre ejecuciones):
 
 # %%
-for name in ("Content-Type", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+for name in ("Date", "Content-Type", "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining",
              "X-RateLimit-Reset", "RateLimit-Policy", "RateLimit", "X-Request-ID"):
     print(f"{name}: {r.headers[name]}")
 
@@ -629,8 +633,9 @@ plt.show()
 #
 # `Retry-After` puede ser segundos (`"7"`) o una fecha HTTP (`"Wed, 01 Jan 2025 00:00:10
 # GMT"`); `connectors_lib.retry.parse_retry_after` (aquí importada como `read_retry_after`)
-# entiende ambos, y en el ejercicio 3 la escribirás tú. Todas las esperas van a `lab.clock.sleep`: instantáneas, reproducibles y,
-# sobre todo, **visibles para el servidor**, que lee el mismo reloj.
+# entiende ambos, y en el ejercicio 3 la escribirás tú. Todas las esperas van a
+# `lab.clock.sleep`: instantáneas, reproducibles y, sobre todo, **visibles para el servidor**,
+# que lee el mismo reloj.
 
 # %%
 def get_politely(session, url, *, clock, rng, attempts=6, max_retry_after=120.0, **kwargs):
@@ -896,12 +901,13 @@ print(f"Espera total: {result.total_wait:.2f} s (en el reloj del laboratorio)")
 
 # %%
 trace = pd.DataFrame([d._asdict() for d in result.trace])
-trace[["attempt", "cause", "retry_after_raw", "delay_drawn", "delay", "time_left", "verdict"]]
+columns = ["attempt", "cause", "retry_after_raw", "delay_drawn", "delay", "time_left", "verdict"]
+trace[columns].round(3).fillna({"retry_after_raw": "—"})
 
 # %% [markdown]
-# Fíjate en el intento 3: el sorteo proponía `delay_drawn` y el servidor pidió 3 s; ganó el
-# servidor. `time_left` es lo que quedaba del plazo total de 60 s. La misma traza, como línea de
-# tiempo:
+# Fíjate en el intento 3: el sorteo proponía 0,55 s (`delay_drawn`) y el servidor pidió 3 s
+# (`retry_after_raw`); ganó el servidor. `time_left` es lo que quedaba del plazo total de
+# 60 s. La misma traza, como línea de tiempo:
 
 # %%
 def plot_trace(trace: pd.DataFrame, title: str) -> None:
@@ -956,6 +962,7 @@ for label, fault, fn, idempotent in scenarios:
         print(f"{label}: {type(exc).__name__} · veredicto {exc.trace[-1].verdict!r}")
         print("   ", exc.trace[-1].explain())
 lab.faults.reset()
+client.close()
 
 # %% [markdown]
 # Nada se repite a ciegas ni se espera en silencio: el error dice qué pasó y qué hacer (el del
@@ -1159,7 +1166,150 @@ plt.show()
 # `RestConnector.trace` y `trace.summary()` da estos mismos percentiles.)
 
 # %% [markdown]
-# ## 15. Ejercicios
+# ## 15. No pidas dos veces: caché HTTP con ETag y requests-cache
+#
+# La petición más rápida, y la única que no gasta cuota, es la que no haces. Muchas APIs
+# acompañan cada respuesta de un **validador**: la cabecera `ETag`, una huella del contenido.
+# Si la guardas y la devuelves en la siguiente petición como `If-None-Match`, el servidor
+# compara: si nada cambió, responde **304 Not Modified** sin cuerpo y tú reutilizas la copia
+# que ya tenías; si cambió, responde 200 con el cuerpo nuevo (y un `ETag` nuevo). El
+# laboratorio, como GitHub, **no cobra cuota por un 304**. (El otro validador clásico es
+# `Last-Modified` con `If-Modified-Since`; funciona igual, con fechas.)
+#
+# ### A mano: `ETag` e `If-None-Match`
+#
+# Pedimos cinco productos, y luego cuatro veces más: tres con el `ETag` de la primera respuesta
+# y la última sin él.
+
+# %%
+PRODUCTS = f"{lab.base_url}/api/v1/products"
+five = {"limit": 5}
+lab.clock.sleep(10)  # ventana de cuota nueva
+
+with requests.Session() as session:
+    session.headers.update(lab.headers())
+    first = session.get(PRODUCTS, params=five, timeout=(3, 10))
+    etag = first.headers["ETag"]
+    conditional = {"If-None-Match": etag}
+    sent = [("nada", first)]
+    sent += [("If-None-Match", session.get(PRODUCTS, params=five, headers=conditional,
+                                           timeout=(3, 10))) for _ in range(3)]
+    sent += [("nada", session.get(PRODUCTS, params=five, timeout=(3, 10)))]
+
+print("ETag de la primera respuesta:", etag)
+pd.DataFrame([{"petición": n, "validador enviado": how, "estado": r.status_code,
+               "bytes de cuerpo": len(r.content),
+               "X-RateLimit-Remaining": r.headers["X-RateLimit-Remaining"]}
+              for n, (how, r) in enumerate(sent, start=1)]).set_index("petición")
+
+# %% [markdown]
+# Los tres 304 llegan sin cuerpo y la cuota sigue en 9: solo gastan las dos peticiones sin
+# validador. Si consultas cada minuto una lista que cambia una vez al día, casi todas tus
+# peticiones serán 304: casi nada de cuota y casi nada de ancho de banda.
+#
+# ### Con `requests-cache`
+#
+# [`requests-cache`](https://requests-cache.readthedocs.io) lo hace por ti. Una `CachedSession`
+# es una `requests.Session` que guarda las respuestas (en memoria, SQLite, Redis, ficheros...),
+# las sirve sin red mientras están **frescas** y, cuando **caducan**, las revalida con
+# `If-None-Match`: si el servidor contesta 304, te devuelve la copia guardada como un 200.
+#
+# Un detalle para este cuaderno: `expire_after` se mide en tiempo **real** (el reloj del
+# sistema), no en `lab.clock`, así que dormir en el reloj virtual no caduca nada. Usamos
+# `expire_after=300` (en lo que tarda la celda nada caduca) y, para "dejar pasar los 5
+# minutos" sin esperarlos, `cached.cache.reset_expiration(0)`, que da por caducado todo lo
+# guardado.
+
+# %%
+def fetch_products(session: requests_cache.CachedSession, label: str) -> dict:
+    """Una llamada, y de dónde salió su respuesta."""
+    r = session.get(PRODUCTS, params=five, timeout=(3, 10))
+    return {"llamada": label, "estado": r.status_code, "from_cache": r.from_cache,
+            "revalidated": r.revalidated, "bytes de cuerpo": len(r.content)}
+
+
+before = last_seq()
+with requests_cache.CachedSession(backend="memory", expire_after=300) as cached:
+    cached.headers.update(lab.headers())
+    calls = [fetch_products(cached, "1.ª (caché vacía)"),
+             fetch_products(cached, "2.ª (copia fresca)")]
+    cached.cache.reset_expiration(0)  # "pasan los 5 minutos"
+    calls.append(fetch_products(cached, "3.ª (copia caducada)"))
+
+print(pd.DataFrame(calls).to_string(index=False))
+print("\nLo que llegó al laboratorio:")
+journal_since(before)
+
+# %% [markdown]
+# Tres llamadas, dos peticiones: la segunda ni salió de tu máquina (`from_cache=True`) y la
+# tercera fue una revalidación que el servidor respondió con 304 (`revalidated=True`). Tu
+# código recibe siempre un 200 con el cuerpo completo y no necesita saber nada de esto.
+#
+# Si no toleras datos viejos ni un segundo, `expire_after=requests_cache.EXPIRE_IMMEDIATELY`
+# (es decir, `0`) guarda las respuestas pero las revalida **en cada uso**: siempre al día, y
+# cada revalidación es un 304 sin cuerpo y sin coste de cuota.
+
+# %%
+before = last_seq()
+with requests_cache.CachedSession(backend="memory",
+                                  expire_after=requests_cache.EXPIRE_IMMEDIATELY) as always_fresh:
+    always_fresh.headers.update(lab.headers())
+    seen = [always_fresh.get(PRODUCTS, params=five, timeout=(3, 10)) for _ in range(5)]
+print("Estados que ve tu código:  ", [r.status_code for r in seen])
+print("Estados en el laboratorio: ", journal_since(before)["status"].tolist())
+print("X-RateLimit-Remaining:     ", [int(r.headers["X-RateLimit-Remaining"]) for r in seen])
+
+# %% [markdown]
+# Dos consejos de uso: crea la `CachedSession` explícitamente en tu conector (evita
+# `requests_cache.install_cache()`, que parchea `requests` en **todo** el proceso) y, si la API
+# manda `Cache-Control: max-age=...`, actívalo con `cache_control=True` para que sea el
+# servidor quien diga cuánto dura cada respuesta.
+#
+# ### Cuándo **no** cachear
+#
+# - **POST, PATCH, DELETE**: cambian cosas en el servidor; "responder desde la caché" sería
+#   mentirle al pipeline. requests-cache solo guarda GET y HEAD (`allowable_methods`) y solo
+#   respuestas 200 (`allowable_codes`).
+# - **Datos personalizados**: la respuesta depende de quién pregunta. requests-cache deja a
+#   propósito `X-API-Key` y `Authorization` **fuera** de la clave de caché (y no las guarda,
+#   para que tu secreto no acabe en un fichero SQLite). La otra cara: una caché compartida
+#   entre credenciales le sirve a una lo que pidió otra. Míralo con una clave falsa:
+
+# %%
+with requests_cache.CachedSession(backend="memory", expire_after=300) as shared:
+    shared.get(PRODUCTS, params=five, headers=lab.headers(), timeout=(3, 10))
+    before = last_seq()
+    impostor = shared.get(PRODUCTS, params=five, headers={"X-API-Key": "clave-falsa"},
+                          timeout=(3, 10))
+print("Con una clave falsa y la caché compartida:", impostor.status_code,
+      "· from_cache:", impostor.from_cache, "· peticiones al servidor:", len(journal_since(before)))
+honest = requests.get(PRODUCTS, params=five, headers={"X-API-Key": "clave-falsa"}, timeout=(3, 10))
+print("Sin caché, el servidor habría respondido:", honest.status_code)
+
+# %% [markdown]
+# La regla: **una caché por credencial** (una `CachedSession` con su propio `cache_name` por
+# usuario o cliente), o ninguna para datos personales.
+#
+# Y, por último, **lo que el servidor te prohíbe guardar**: `Cache-Control: no-store`. Es lo
+# que devuelve el endpoint de tokens OAuth2, como pide el RFC 6749 (§5.1): un token de acceso
+# no debe quedarse en una caché ni en disco. (Los tokens sí se reutilizan hasta que caducan,
+# pero en memoria y según su `expires_in`: lo verás en la lección de autenticación.) Ojo:
+# requests-cache solo obedece las cabeceras de caché del servidor, `no-store` incluida, con
+# `cache_control=True`; por defecto las ignora.
+
+# %%
+token_response = requests.post(
+    lab.token_url,
+    data={"grant_type": "client_credentials", "scope": "orders:read"},
+    auth=(os.environ["OAUTH_CLIENT_ID"], os.environ["OAUTH_CLIENT_SECRET"]),
+    timeout=(3, 10),
+)
+print("Estado:", token_response.status_code)
+print("Cache-Control:", token_response.headers["Cache-Control"],
+      "· Pragma:", token_response.headers["Pragma"])
+
+# %% [markdown]
+# ## 16. Ejercicios
 #
 # Cinco ejercicios con corrección automática. Todos piden una **función**: el corrector la
 # llama con casos que elige él. Recuerda: `qN.hint()` para una pista, `qN.solution()` para la
@@ -1329,11 +1479,9 @@ def p95(latencies: list[float]) -> float:
 
 
 q5.check(p95)
-print("Sobre las latencias de la sección 14:", round(p95(list(served["latency_s"])), 4),
-      "s · biblioteca:", round(stats.p95, 4), "s")
-
-# %%
-client.close()
+mine = p95(list(served["latency_s"]))
+print(f"Sobre las latencias de la sección 14: tu P95 = {mine * 1000:.0f} ms · "
+      f"biblioteca: {stats.p95 * 1000:.0f} ms")
 
 # %% [markdown]
 # ## Resumen
@@ -1353,9 +1501,12 @@ client.close()
 #   curso, `RetryPolicy` con su traza de decisiones.
 # - **Circuit breaker** ante caídas largas; **`X-Request-ID`** en cada línea de log;
 #   **P50/P95/P99**, nunca solo la media.
-# - Y cuando puedas, no pidas: cachea respuestas (`requests-cache`, ETag y `If-None-Match` con
-#   304, que el laboratorio no cuenta contra tu cuota). Herramientas como **dlt** traen
-#   reintentos, paginación y estado incremental listos para pipelines.
+# - **No pidas dos veces**: `ETag` + `If-None-Match` convierten una respuesta repetida en un 304
+#   sin cuerpo (y, en el laboratorio, sin coste de cuota); `requests-cache` lo hace por ti. Nunca
+#   caches POST, datos personalizados en una caché compartida ni lo que venga con
+#   `Cache-Control: no-store`.
+# - Herramientas como **dlt** traen reintentos, paginación y estado incremental listos para
+#   pipelines.
 #
 # ---
 #

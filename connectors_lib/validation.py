@@ -62,6 +62,7 @@ __all__ = [
     "SchemaDriftWarning",
     "TypeChange",
     "ValidationReport",
+    "as_validator",
     "detect_drift",
     "read_quarantine",
     "validate_dataframe",

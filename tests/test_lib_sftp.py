@@ -502,3 +502,13 @@ def test_import_connectors_lib_does_not_load_paramiko() -> None:
     code = "import sys, connectors_lib; connectors_lib.SFTPError; print('paramiko' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_unreadable_local_source_is_a_local_error_not_a_server_one(
+    server: SFTPLabServer, clock: VirtualClock, tmp_path: Path
+) -> None:
+    """Uploading a directory raises the local OSError as is, and nothing appears remotely."""
+    base = folder(server, "local")
+    with connector(server, clock) as sftp, pytest.raises(IsADirectoryError):
+        sftp.upload(tmp_path, "/subidas/local/x.csv")
+    assert list(base.iterdir()) == []

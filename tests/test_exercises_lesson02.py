@@ -3,59 +3,14 @@
 from __future__ import annotations
 
 import base64
-import contextlib
-import io
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
+from exercise_support import run_solution
 
-from connectors_lib.exercises import Exercise, lesson02
 from connectors_lib.exercises.lesson02 import q1, q2, q3, q4
-
-#: The lesson's py:percent source, where each solution is run in a cell of its own.
-LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "py" / "02_paginacion_incremental.py"
-
-
-def _run_solution(exercise: Exercise) -> tuple[dict[str, Any], str]:
-    """Execute the printed solution as a learner would paste it; return its namespace and output."""
-    namespace: dict[str, Any] = {f"q{exercise.number}": exercise}
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        # dont_inherit: run it as a notebook cell would, without this file's __future__ imports
-        code = compile(exercise.solution_code, f"<solución q{exercise.number}>", "exec",
-                       dont_inherit=True)
-        exec(code, namespace)  # noqa: S102 - our own reference text
-    return namespace, out.getvalue()
-
-
-@pytest.mark.parametrize("exercise", [q1, q2, q3, q4], ids=lambda e: f"q{e.number}")
-def test_reference_solution_passes_its_own_check(exercise: Exercise) -> None:
-    """The solution text, run as is, prints a ✅ verdict."""
-    _, printed = _run_solution(exercise)
-    assert printed.startswith(f"Ejercicio {exercise.number} — ✅ Correcto")
-
-
-@pytest.mark.parametrize("exercise", [q1, q2, q3, q4], ids=lambda e: f"q{e.number}")
-def test_the_notebook_runs_the_same_solution_it_prints(exercise: Exercise) -> None:
-    """The lesson's solution cell is exactly what qN.solution() prints (they cannot drift)."""
-    assert exercise.solution_code.strip() in LESSON.read_text(encoding="utf-8")
-
-
-@pytest.mark.parametrize("exercise", [q1, q2, q3, q4], ids=lambda e: f"q{e.number}")
-def test_the_empty_stub_is_not_accepted(exercise: Exercise) -> None:
-    """Leaving `...` in the stub cell gives a 'todavía no' verdict, not a crash."""
-    verdict = exercise.verify(...)
-    assert not verdict.ok
-    assert "reemplaza" in verdict.message
-
-
-def test_module_exports_exactly_the_exercises() -> None:
-    """The lesson module exposes q1..q4 and nothing else in __all__."""
-    assert lesson02.__all__ == ["q1", "q2", "q3", "q4"]
-
 
 # --- q1 -------------------------------------------------------------------------------------
 
@@ -107,7 +62,7 @@ def test_q1_stub_pair_counts_as_unanswered() -> None:
 
 def test_q1_accepts_unpadded_cursors_like_the_lab_sends() -> None:
     """The reference decode_cursor also reads cursors whose '=' padding was stripped."""
-    namespace, _ = _run_solution(q1)
+    namespace, _ = run_solution(q1)
     unpadded = namespace["encode_cursor"](1200).rstrip("=")
     assert namespace["decode_cursor"](unpadded) == 1200
 
@@ -194,7 +149,7 @@ def test_q3_reference_matches_the_library_token_bucket() -> None:
     from connectors_lib.clock import VirtualClock
     from connectors_lib.ratelimit import TokenBucket
 
-    namespace, _ = _run_solution(q3)
+    namespace, _ = run_solution(q3)
     clock = VirtualClock()
     bucket = TokenBucket(rate=2.0, capacity=3.0, clock=clock)
     sent = []
@@ -298,7 +253,7 @@ def test_q4_solution_works_with_the_library_checkpoint_store(tmp_path: Any) -> N
     """The reference extract resumes through the real atomic JSON CheckpointStore too."""
     from connectors_lib.state import CheckpointStore
 
-    namespace, _ = _run_solution(q4)
+    namespace, _ = run_solution(q4)
     ids = list(range(1, 121))
 
     def fetch_page(after: int | None) -> dict[str, Any]:

@@ -2,71 +2,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pandera.pandas as pa
 import pytest
+from exercise_support import run_solution
 from pandera.typing import Series
 from pydantic import AwareDatetime, BaseModel, Field
 
-from connectors_lib.exercises import Exercise, lesson03
 from connectors_lib.exercises.lesson03 import q1, q2, q3, q4
 
 STATUSES = ["pending", "paid", "shipped", "delivered", "cancelled"]
-
-#: The lesson's py:percent source, where each solution is run in a cell of its own.
-LESSON = Path(__file__).resolve().parents[1] / "notebooks" / "py" / "03_validacion_esquemas.py"
-
-
-def _run_solution(exercise: Exercise) -> tuple[dict[str, Any], str]:
-    """Execute the printed solution as a learner would paste it; return its namespace and output."""
-    namespace: dict[str, Any] = {f"q{exercise.number}": exercise}
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        # dont_inherit: run it as a notebook cell would, without this file's __future__ imports
-        code = compile(exercise.solution_code, f"<solución q{exercise.number}>", "exec",
-                       dont_inherit=True)
-        exec(code, namespace)  # noqa: S102 - our own reference text
-    return namespace, out.getvalue()
-
-
-@pytest.mark.parametrize("exercise", [q1, q2, q3, q4], ids=lambda e: f"q{e.number}")
-def test_reference_solution_passes_its_own_check(exercise: Exercise) -> None:
-    """The solution text, run as is, prints a ✅ verdict."""
-    _, printed = _run_solution(exercise)
-    assert printed.startswith(f"Ejercicio {exercise.number} — ✅ Correcto")
-
-
-@pytest.mark.parametrize("exercise", [q1, q2, q3, q4], ids=lambda e: f"q{e.number}")
-def test_the_notebook_runs_the_same_solution_it_prints(exercise: Exercise) -> None:
-    """The lesson's solution cell is exactly what qN.solution() prints (they cannot drift)."""
-    assert exercise.solution_code.strip() in LESSON.read_text(encoding="utf-8")
-
-
-@pytest.mark.parametrize("exercise", [q1, q2, q3, q4], ids=lambda e: f"q{e.number}")
-def test_the_empty_stub_is_not_accepted(exercise: Exercise) -> None:
-    """Leaving `...` in the stub cell gives a 'todavía no' verdict, not a crash."""
-    verdict = exercise.verify(...)
-    assert not verdict.ok
-    assert "reemplaza" in verdict.message
-
-
-def test_module_exports_exactly_the_exercises() -> None:
-    """The lesson module exposes q1..q4 and nothing else in __all__."""
-    assert lesson03.__all__ == ["q1", "q2", "q3", "q4"]
-
 
 # --- q1: cerberus -----------------------------------------------------------------------------
 
 
 def _reference_schema() -> dict[str, Any]:
-    namespace, _ = _run_solution(q1)
+    namespace, _ = run_solution(q1)
     return copy.deepcopy(namespace["order_schema"])
 
 
@@ -272,7 +227,7 @@ def _json_type_naive(value: Any) -> str:
 
 def _make_drift(*, first_only: bool = False, naive_types: bool = False, strict_number: bool = False,
                 nulls_count: bool = False) -> Callable[[dict[str, str], list[dict[str, Any]]], Any]:
-    namespace, _ = _run_solution(q4)
+    namespace, _ = run_solution(q4)
     json_type = _json_type_naive if naive_types else namespace["json_type"]
 
     def drift(declared: dict[str, str], records: list[dict[str, Any]]) -> dict[str, Any]:

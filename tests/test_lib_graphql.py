@@ -638,6 +638,12 @@ def test_error_entries_are_read_defensively(
         ({"X-RateLimit-Remaining": "9", "X-RateLimit-Reset": "60"},
          {"rateLimit": {"remaining": 4, "cost": 1}},
          (None, 4, None, 1_000_000_060.0, 1, "headers+field")),
+        # "²" passes str.isdigit() but not int(): it counts as not announced, never a crash
+        ({"X-RateLimit-Used": "²", "X-RateLimit-Remaining": "5"}, None,
+         (None, 5, None, None, None, "headers")),
+        # a field reset at epoch 0 still wins over the header's (0 is not "missing")
+        ({"X-RateLimit-Reset": "60"}, {"rateLimit": {"resetAt": "1970-01-01T00:00:00Z"}},
+         (None, None, None, 0.0, None, "headers+field")),
     ],
 )  # fmt: skip
 def test_rate_limit_reading_combines_headers_and_field(

@@ -463,3 +463,35 @@ def test_importing_validation_loads_no_heavy_dependency() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=60)
     assert out.stdout.strip() == "[]"
+
+
+def test_repeated_index_labels_on_a_failing_row_are_refused_not_garbled() -> None:
+    """A failing row whose index label repeats raises a Spanish ValueError (rows would be lost)."""
+    schema = pa.DataFrameSchema({"v": pa.Column(float, pa.Check.ge(0))})
+    with pytest.raises(ValueError, match="reset_index"):
+        validate_dataframe(pd.DataFrame({"v": [1.0, -2.0, 3.0]}, index=[0, 0, 1]), schema)
+    clean = validate_dataframe(pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=[0, 0, 1]), schema)
+    assert clean.counts.invalid == 0
+
+
+def test_dataframe_mode_typo_is_refused() -> None:
+    """A misspelt mode raises instead of silently failing late."""
+    schema = pa.DataFrameSchema({"v": pa.Column(float)})
+    with pytest.raises(ValueError, match="mode"):
+        validate_dataframe(pd.DataFrame({"v": [1.0]}), schema, mode="fail-fast")  # type: ignore[arg-type]
+
+
+def test_summary_order_does_not_depend_on_the_hash_seed() -> None:
+    """A record failing on several fields is summarised in the same order in every process."""
+    code = (
+        "from connectors_lib.validation import validate_records\n"
+        "schema = {n: {'type': 'integer'} for n in ('a', 'b', 'c', 'd', 'e', 'f')}\n"
+        "rec = {n: 'x' for n in ('f', 'c', 'a', 'e', 'b', 'd')}\n"
+        "print(validate_records([rec], schema).summary())\n"
+    )
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1

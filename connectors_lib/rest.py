@@ -30,47 +30,50 @@ Memory stays constant: one page at a time. With ``checkpoint=store`` the
 position is saved atomically after each fully consumed page, and on close
 (an exception in the consumer, ``break``); a rerun resumes there, dropping
 records whose key was already delivered at the page boundary.
+
+This module is the connector and the public surface; the parts it is built
+from live in private modules, one concept each, and their public names are
+re-exported here:
+
+* ``_rest_transport``: :class:`Timeouts`, :func:`map_transport_error` (httpx's
+  errors mapped to :mod:`connectors_lib.errors`) and JSON decoding;
+* ``_rest_pacing``: pacer then token bucket, before every attempt (step 1);
+* ``_rest_resume``: what a checkpoint holds, kept in step with the consumer, read back on rerun;
+* ``_rest_fetchahead``: the pages :meth:`RestConnector.aextract` keeps in flight.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import json
 import random
 import ssl
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import urlencode
 
 import httpx
 
+from connectors_lib._rest_fetchahead import FetchAhead
+from connectors_lib._rest_pacing import apace, pace
+from connectors_lib._rest_resume import Resume, ResumeLedger
+from connectors_lib._rest_transport import (
+    DEFAULT_TIMEOUTS,
+    Timeouts,
+    decode_json,
+    map_transport_error,
+    timeouts_within,
+)
 from connectors_lib.circuit import CircuitBreaker
 from connectors_lib.clock import Clock, SystemClock
-from connectors_lib.errors import (
-    CheckpointError,
-    ConnectError,
-    ConnectorError,
-    DeadlineExceededError,
-    HTTPStatusError,
-    RequestTimeout,
-    ResponseDecodeError,
-    TransportError,
-    ValidationError,
-    redact_url,
-)
+from connectors_lib.errors import DeadlineExceededError, HTTPStatusError, redact_url
 from connectors_lib.pagination import (
     OffsetPaginator,
     Page,
     PageRequest,
     PageWalker,
     Paginator,
-    RandomAccessPaginator,
     StopRule,
-    json_path,
 )
 from connectors_lib.ratelimit import AdaptivePacer, TokenBucket
 from connectors_lib.retry import (
@@ -93,22 +96,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Per-phase timeouts in seconds (httpx semantics: each phase, not the whole request)."""
-
-    connect: float = 5.0  #: TCP + TLS handshake: a healthy server answers in well under 1 s
-    read: float = 30.0  #: silence allowed between bytes of the response
-    write: float = 30.0  #: silence allowed while sending the body
-    pool: float = 5.0  #: waiting for a free connection from the pool
-
-    def to_httpx(self) -> httpx.Timeout:
-        """The same values as an :class:`httpx.Timeout`."""
-        return httpx.Timeout(connect=self.connect, read=self.read, write=self.write, pool=self.pool)
-
-
-#: Timeouts used unless told otherwise.
-DEFAULT_TIMEOUTS: Final = Timeouts()
 #: ``?offset=&limit=100`` with records under ``data``.
 DEFAULT_PAGINATOR: Final = OffsetPaginator()
 #: Real time; pass a ``VirtualClock`` in tests and lessons.
@@ -192,6 +179,7 @@ class RestConnector:
     # --- lifecycle -----------------------------------------------------------------------
 
     def _client_options(self) -> dict[str, Any]:
+        """Keyword arguments shared by the sync client and each :meth:`aextract`'s async one."""
         return {
             "auth": self.auth,
             "headers": self.headers,
@@ -240,7 +228,10 @@ class RestConnector:
         return self.clock.monotonic() + self.policy.deadline
 
     def _timeout_within(self, deadline_at: float | None) -> Any:
-        """Per-attempt timeouts cut to the time left, so no attempt outlives the deadline."""
+        """Per-attempt timeouts cut to the time left, so no attempt outlives the deadline.
+
+        Raises :class:`~connectors_lib.errors.DeadlineExceededError` when no time is left.
+        """
         if deadline_at is None:
             return httpx.USE_CLIENT_DEFAULT
         left = deadline_at - self.clock.monotonic()
@@ -249,53 +240,23 @@ class RestConnector:
                 f"Se agotó el plazo total de {self.policy.deadline:.0f} s antes de otro intento. "
                 "Amplía deadline en la RetryPolicy o revisa por qué el servicio tarda tanto."
             )
-        t = self.timeout
-        if left >= max(t.connect, t.read, t.write, t.pool):
-            return httpx.USE_CLIENT_DEFAULT
-        return httpx.Timeout(
-            connect=min(t.connect, left),
-            read=min(t.read, left),
-            write=min(t.write, left),
-            pool=min(t.pool, left),
-        )
+        cut = timeouts_within(self.timeout, left)
+        return httpx.USE_CLIENT_DEFAULT if cut is None else cut
 
     def _prepare(
         self, method: str, headers: Mapping[str, str] | None
     ) -> tuple[str, dict[str, str], bool]:
+        """(request id, headers to send, may it be retried) for one logical request.
+
+        The id goes in ``request_id_header`` unless the caller set that header, so
+        every attempt of the request, and the server's logs, carry the same id.
+        """
         request_id = self._new_request_id()
         sent_headers = dict(headers or {})
         if self.request_id_header:
             sent_headers.setdefault(self.request_id_header, request_id)
         repeatable = self.policy.allows_repeat(method, sent_headers)
         return request_id, sent_headers, repeatable
-
-    def _pace(self) -> tuple[float, str | None]:
-        waited, reasons = 0.0, []
-        if self.pacer is not None:
-            delay, why = self.pacer.wait()
-            if delay > 0:
-                waited += delay
-                reasons.append(why)
-        if self.rate_limiter is not None:
-            delay = self.rate_limiter.acquire()
-            if delay > 0:
-                waited += delay
-                reasons.append(_bucket_reason(delay, self.rate_limiter))
-        return waited, "; ".join(reasons) or None
-
-    async def _apace(self) -> tuple[float, str | None]:
-        waited, reasons = 0.0, []
-        if self.pacer is not None:
-            delay, why = await self.pacer.await_turn()
-            if delay > 0:
-                waited += delay
-                reasons.append(why)
-        if self.rate_limiter is not None:
-            delay = await self.rate_limiter.aacquire()
-            if delay > 0:
-                waited += delay
-                reasons.append(_bucket_reason(delay, self.rate_limiter))
-        return waited, "; ".join(reasons) or None
 
     def _judge(
         self,
@@ -332,7 +293,7 @@ class RestConnector:
         if self.breaker is not None:
             if response.status_code >= 500:
                 self.breaker.record_failure()
-            else:  # a 4xx says nothing bad about the service's health
+            else:  # a 3xx or 4xx says nothing bad about the service's health
                 self.breaker.record_success()
         if failed:
             raise HTTPStatusError.from_response(response, page=page)
@@ -359,7 +320,7 @@ class RestConnector:
         deadline_at = self._deadline()
 
         def attempt(number: int) -> httpx.Response:
-            waited, why = self._pace()
+            waited, why = pace(self.pacer, self.rate_limiter)
             timeout = self._timeout_within(deadline_at)
             if self.breaker is not None:
                 self.breaker.before_call()
@@ -401,7 +362,7 @@ class RestConnector:
         deadline_at = self._deadline()
 
         async def attempt(number: int) -> httpx.Response:
-            waited, why = await self._apace()
+            waited, why = await apace(self.pacer, self.rate_limiter)
             timeout = self._timeout_within(deadline_at)
             if self.breaker is not None:
                 self.breaker.before_call()
@@ -428,7 +389,7 @@ class RestConnector:
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET ``path`` and decode its JSON body (one request, no pagination)."""
-        return _decode(self.request("GET", path, params=params), page=None)
+        return decode_json(self.request("GET", path, params=params), page=None)
 
     # --- pages -----------------------------------------------------------------------------
 
@@ -444,7 +405,7 @@ class RestConnector:
         """Fetch and decode the page described by ``request``."""
         url, query = self._page_call(path, params, request)
         response = self.request("GET", url, params=query, page=request.number)
-        body = _decode(response, page=request.number)
+        body = decode_json(response, page=request.number)
         return Page(body, response.headers, str(response.url), request)
 
     async def afetch_page(
@@ -453,7 +414,7 @@ class RestConnector:
         """The asyncio twin of :meth:`fetch_page`."""
         url, query = self._page_call(path, params, request)
         response = await self.arequest(client, "GET", url, params=query, page=request.number)
-        body = _decode(response, page=request.number)
+        body = decode_json(response, page=request.number)
         return Page(body, response.headers, str(response.url), request)
 
     def stream_id(self, path: str, params: Mapping[str, Any] | None = None) -> str:
@@ -461,20 +422,6 @@ class RestConnector:
         query = urlencode(sorted((params or {}).items()))
         url = redact_url(f"{self.url_for(path)}?{query}")  # no secrets in the checkpoint file
         return f"GET {url} [{type(self.paginator).__name__}]"
-
-    def _key(self, record: Any, page: int) -> Any:
-        assert self.record_key is not None
-        try:
-            key = json_path(record, self.record_key)
-        except LookupError:
-            raise ValidationError(
-                f"Un registro de la página {page} no tiene la clave {self.record_key!r}, "
-                "necesaria para reanudar sin duplicados. Indica record_key=<ruta> o None.",
-                page=page,
-            ) from None
-        if isinstance(key, str | int) and not isinstance(key, bool):
-            return key
-        return json.dumps(key, sort_keys=True, default=str)
 
     def extract(
         self,
@@ -495,14 +442,13 @@ class RestConnector:
         """
         base = dict(params or {})
         store = checkpoint.for_stream(self.stream_id(path, base)) if checkpoint else None
-        resume = _Resume.load(store)
+        resume = Resume.load(store)
         walker = PageWalker(
             self.paginator, max_pages=max_pages, start=resume.request, seen=resume.seen
         )
-        done_keys = set(resume.done_keys)  # keys delivered just before this page
-        skip = resume.skip  # positional resume when there are no keys
-        delivered: list[Any] = []  # keys (or positions) of this page the consumer has taken
-        keyed = self.record_key is not None
+        ledger = (
+            ResumeLedger(store, resume, self.record_key, self.clock) if store is not None else None
+        )
         current: PageRequest | None = None
         completed = False
         try:
@@ -510,36 +456,17 @@ class RestConnector:
                 current = walker.next_request
                 page = self.fetch_page(path, base, current)
                 records = walker.feed(page)
-                if store is None:  # no bookkeeping at all on the plain path (speed)
+                if ledger is None:  # no bookkeeping at all on the plain path (speed)
                     yield from records
-                    continue
-                page_keys: list[Any] = []
-                delivered = []
-                for position, record in enumerate(records):
-                    if keyed:
-                        key = self._key(record, current.number)
-                        page_keys.append(key)
-                        if key in done_keys:
-                            continue
-                    elif position < skip:
-                        continue
-                    yield record  # resumes only when the consumer asks for the next one
-                    delivered.append(key if keyed else position)
-                # The whole page is delivered: its keys guard the next page's start.
-                skip = 0
-                done_keys = set(page_keys)
-                _Resume.save(store, walker, done_keys, 0, self.clock)
-                delivered = []
+                else:
+                    yield from ledger.deliver(records, walker, current.number)
             completed = True
             self.last_stop = walker.stop
             if store is not None:
-                store.clear()
+                store.clear()  # a finished run leaves no checkpoint behind
         finally:
-            if store is not None and not completed and delivered and current is not None:
-                # Closed mid-page (consumer raised or broke): keep what it already took.
-                keys = (done_keys | set(delivered)) if keyed else set()
-                count = 0 if keyed else int(delivered[-1]) + 1
-                _Resume.save_at(store, walker, current, keys, count, self.clock)
+            if ledger is not None and not completed:
+                ledger.save_partial(walker, current)
 
     async def aextract(
         self,
@@ -560,166 +487,16 @@ class RestConnector:
         width = concurrency or self.max_concurrency
         walker = PageWalker(self.paginator, max_pages=max_pages)
         async with httpx.AsyncClient(**self._client_options()) as client:
-            random_access = isinstance(self.paginator, RandomAccessPaginator) and width > 1
-            ahead: deque[tuple[PageRequest, asyncio.Task[Page]]] = deque()
-            index = 0
+
+            def fetch(request: PageRequest) -> Coroutine[Any, Any, Page]:
+                return self.afetch_page(client, path, base, request)
+
+            ahead = FetchAhead(fetch, self.paginator, width=width, max_pages=max_pages)
             try:
                 while walker.next_request is not None:
-                    expected = walker.next_request
-                    if random_access:
-                        pager: RandomAccessPaginator = self.paginator  # type: ignore[assignment]
-                        while len(ahead) < width and (max_pages is None or index < max_pages):
-                            request = pager.request_at(index)
-                            index += 1
-                            task = asyncio.ensure_future(
-                                self.afetch_page(client, path, base, request)
-                            )
-                            ahead.append((request, task))
-                        if ahead and ahead[0][0].token == expected.token:
-                            page = await ahead.popleft()[1]
-                        else:  # the run left the planned grid: go on one page at a time
-                            random_access = False
-                            await _cancel_all(ahead)
-                            page = await self.afetch_page(client, path, base, expected)
-                    else:
-                        page = await self.afetch_page(client, path, base, expected)
+                    page = await ahead.page_for(walker.next_request)
                     for record in walker.feed(page):
                         yield record
                 self.last_stop = walker.stop
             finally:
-                await _cancel_all(ahead)
-
-
-class _Resume:
-    """Where a checkpoint says to resume: request, seen tokens, delivered keys, skip."""
-
-    def __init__(
-        self,
-        request: PageRequest | None = None,
-        seen: tuple[str, ...] = (),
-        done_keys: tuple[Any, ...] = (),
-        skip: int = 0,
-    ) -> None:
-        self.request, self.seen, self.done_keys, self.skip = request, seen, done_keys, skip
-
-    @classmethod
-    def load(cls, store: CheckpointStore | None) -> _Resume:
-        state = store.load() if store is not None else None
-        if not state:
-            return cls()
-        try:
-            raw = state["next"]
-            request = PageRequest(
-                params=dict(raw["params"]), url=raw["url"], token=str(raw["token"]),
-                page_size=raw["page_size"], number=int(raw["number"]),
-            )  # fmt: skip
-            return cls(
-                request,
-                tuple(str(t) for t in state["seen"]),
-                tuple(state["done_keys"]),
-                int(state["skip"]),
-            )
-        except (KeyError, TypeError, ValueError) as problem:
-            raise CheckpointError(
-                f"El checkpoint no tiene la forma esperada ({problem!r}). Bórralo (clear()) "
-                "para empezar de cero.",
-                path=str(store.path) if store else None,
-            ) from None
-
-    @staticmethod
-    def save(
-        store: CheckpointStore, walker: PageWalker, keys: set[Any], skip: int, clock: Clock
-    ) -> None:
-        if walker.next_request is None:
-            return  # the run is complete; the caller clears the file
-        _Resume.save_at(store, walker, walker.next_request, keys, skip, clock)
-
-    @staticmethod
-    def save_at(
-        store: CheckpointStore,
-        walker: PageWalker,
-        request: PageRequest,
-        keys: set[Any],
-        skip: int,
-        clock: Clock,
-    ) -> None:
-        state = {
-            "next": {
-                "params": dict(request.params), "url": request.url, "token": request.token,
-                "page_size": request.page_size, "number": request.number,
-            },
-            # Only tokens of pages before ``request``: it is remembered again on start, and
-            # the walker may already have looked one page ahead of it.
-            "seen": [t for t, number in walker.seen.items() if number < request.number],
-            "done_keys": sorted(keys, key=lambda k: (str(type(k)), k)),
-            "skip": skip,
-            "pages": walker.pages,
-            "records": walker.records,
-        }  # fmt: skip
-        store.save(state, saved_at=clock.now())
-
-
-def _bucket_reason(delay: float, bucket: TokenBucket) -> str:
-    return f"TokenBucket: {delay:.2f} s para no pasar de {bucket.rate:g} peticiones/s"
-
-
-async def _cancel_all(ahead: deque[tuple[PageRequest, asyncio.Task[Page]]]) -> None:
-    """Cancel speculative fetches and swallow their outcome (they are not needed)."""
-    tasks = [task for _, task in ahead]
-    ahead.clear()
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _decode(response: httpx.Response, *, page: int | None) -> Any:
-    try:
-        return json.loads(response.content)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        kind = response.headers.get("Content-Type", "sin Content-Type")
-        start = response.content[:40].decode("utf-8", "replace")
-        raise ResponseDecodeError(
-            f"La respuesta no es JSON válido (Content-Type: {kind}; empieza por {start!r}). "
-            "¿La URL apunta a la API y no a una página HTML? ¿Un proxy devolvió un error?",
-            request=response.request,
-            response=response,
-            page=page,
-        ) from None
-
-
-def map_transport_error(exc: httpx.HTTPError, *, page: int | None) -> ConnectorError:
-    """httpx's exception tree → ours, at the boundary (the original stays as ``__cause__``)."""
-    request: httpx.Request | None
-    try:
-        request = exc.request
-    except RuntimeError:  # httpx raises when the error was built without a request
-        request = None
-    context: dict[str, Any] = {"request": request, "page": page}
-    if isinstance(exc, httpx.TimeoutException):
-        kind = {
-            httpx.ConnectTimeout: "connect",
-            httpx.ReadTimeout: "read",
-            httpx.WriteTimeout: "write",
-            httpx.PoolTimeout: "pool",
-        }.get(type(exc), "read")
-        return RequestTimeout(
-            f"Tiempo de espera agotado ({kind}). Si el servidor es lento sube "
-            f"Timeouts({kind}=...); si no responde, revisa que esté en marcha.",
-            kind=kind,
-            **context,
-        )
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return ConnectorError("La URL no usa http:// ni https://. Revisa base_url.", **context)
-    if isinstance(exc, httpx.ConnectError):
-        return ConnectError(
-            f"No se pudo conectar ({exc}). ¿Está el servidor en marcha y la URL/puerto bien?",
-            **context,
-        )
-    if isinstance(exc, httpx.TransportError):
-        return TransportError(
-            f"La conexión falló a mitad del intercambio ({type(exc).__name__}: {exc}). "
-            "Suele ser pasajero: la política lo reintenta si incluye TransportError.",
-            **context,
-        )
-    return ConnectorError(f"Error de httpx: {type(exc).__name__}: {exc}", **context)
+                await ahead.cancel()

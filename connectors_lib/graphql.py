@@ -418,18 +418,35 @@ class GraphQLConnector:
         (a cycle). With ``on_partial="keep"`` field errors are collected in
         :attr:`last_errors` and the nodes are yielded with their null fields.
         """
-        base = dict(variables or {})
+        document = parse_request(query, None, operation_name)
+        # A GraphQLRequest may carry its own variables: keep them, ``variables`` wins.
+        base = {**(document.variable_values or {}), **(variables or {})}
         clash = {first_var, after_var} & set(base)
         if clash:
             raise ValueError(
                 f"No pases {sorted(clash)} en variables: paginate los pone en cada página "
                 "(usa page_size para el tamaño)."
             )
-        document = parse_request(query, None, operation_name)
-        mode = on_partial or self.on_partial
-        walker = PageWalker(
-            RelayPaginator(connection_path, page_size, first_var, after_var), max_pages=max_pages
+        # Checked above, at the call; the pages are fetched lazily, on iteration.
+        return self._pages(
+            document, base, connection_path=connection_path,
+            paginator=RelayPaginator(connection_path, page_size, first_var, after_var),
+            operation_name=operation_name, max_pages=max_pages,
+            mode=on_partial or self.on_partial,
         )
+
+    def _pages(
+        self,
+        document: GraphQLRequest,
+        base: dict[str, Any],
+        *,
+        connection_path: str,
+        paginator: RelayPaginator,
+        operation_name: str | None,
+        max_pages: int | None,
+        mode: OnPartial,
+    ) -> Iterator[Any]:
+        walker = PageWalker(paginator, max_pages=max_pages)
         self.last_errors, self.last_stop, self.last_pages = [], None, 0
         while walker.next_request is not None:
             wanted = walker.next_request

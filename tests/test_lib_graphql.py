@@ -164,9 +164,22 @@ def test_paginate_a_nested_connection_with_variables(
 def test_paginate_refuses_first_or_after_in_variables(
     connect: Callable[..., GraphQLConnector], clash: dict[str, Any]
 ) -> None:
-    """The connector owns $first/$after; passing them is a clear ValueError, not a silent clash."""
+    """The connector owns $first/$after; passing them is a clear ValueError at the call itself."""
     with pytest.raises(ValueError, match="paginate los pone"):
-        list(connect().paginate(ORDERS, clash, connection_path="orders"))
+        connect().paginate(ORDERS, clash, connection_path="orders")  # no iteration needed
+
+
+def test_paginate_keeps_the_variables_a_graphql_request_carries(
+    connect: Callable[..., GraphQLConnector],
+) -> None:
+    """A gql GraphQLRequest with its own variables is paged with them (explicit ones win)."""
+    from gql import GraphQLRequest
+
+    request = GraphQLRequest(CUSTOMER_ORDERS, variable_values={"id": "3"})
+    ids = [int(n["id"]) for n in connect().paginate(
+        request, connection_path="customer.orders", page_size=2
+    )]  # fmt: skip
+    assert ids == [o["id"] for o in build_dataset(42).orders if o["customer_id"] == 3]
 
 
 # --- partial data ------------------------------------------------------------------------------

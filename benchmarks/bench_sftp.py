@@ -343,6 +343,20 @@ def spawn(kind: str, work: Path) -> tuple[subprocess.Popen[str], Target]:
     return proc, target
 
 
+def stop_servers(
+    children: list[subprocess.Popen[str]], sshd: subprocess.Popen[bytes] | None, work: Path
+) -> None:
+    """End the spawned servers (closing stdin tells a child to stop) and delete the work folder."""
+    for child in children:
+        if child.stdin:
+            child.stdin.close()
+        child.wait(timeout=10)
+    if sshd is not None:
+        sshd.terminate()
+        sshd.wait(timeout=5)
+    shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=64)
@@ -399,14 +413,7 @@ def main() -> None:
                 back.unlink()
         print_table(results, list(clients), [t.name for t in targets], size, args)
     finally:
-        for child in children:
-            if child.stdin:
-                child.stdin.close()
-            child.wait(timeout=10)
-        if sshd is not None:
-            sshd.terminate()
-            sshd.wait(timeout=5)
-        shutil.rmtree(work, ignore_errors=True)
+        stop_servers(children, sshd, work)
 
 
 if __name__ == "__main__":

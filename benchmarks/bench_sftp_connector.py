@@ -38,7 +38,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # the other helper's sshd and lab launchers, reused as they are
-from bench_sftp import SSHD, Target, openssh, spawn, start_sshd, with_paramiko
+from bench_sftp import (
+    SSHD,
+    Target,
+    openssh,
+    spawn,
+    start_sshd,
+    stop_servers,
+    with_paramiko,
+)
 
 from connectors_lib.sftp import DEFAULT_TUNING, SFTPConnector, TransferTuning
 
@@ -254,14 +262,7 @@ def main() -> None:
         if not args.no_sweep:
             sweep(targets, work, args)
     finally:
-        for child in children:
-            if child.stdin:
-                child.stdin.close()
-            child.wait(timeout=10)
-        if sshd is not None:
-            sshd.terminate()
-            sshd.wait(timeout=5)
-        shutil.rmtree(work, ignore_errors=True)
+        stop_servers(children, sshd, work)
 
 
 if __name__ == "__main__":
